@@ -1,0 +1,69 @@
+"""Where a training run keeps its state, and loading a trained generator back from it.
+
+A model directory holds `model_config.json` (the networks' shapes) beside the checkpoints that
+`tf.train.CheckpointManager` writes. Every checkpoint stores the generator under the name `generator`
+and the global step under `step`, so tools can restore just those two from any phase's checkpoint.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+import tensorflow as tf
+
+from srgan_tf.config import ModelConfig
+from srgan_tf.models import build_generator
+
+MODEL_CONFIG_FILE = "model_config.json"
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """Writes a small text file under a temporary name, then renames it into place."""
+    directory = os.path.dirname(os.path.abspath(path))
+    tf.io.gfile.makedirs(directory)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def write_model_config(model_dir: str, config: ModelConfig) -> None:
+    write_text_atomic(os.path.join(model_dir, MODEL_CONFIG_FILE), config.to_json())
+
+
+def read_model_config(model_dir: str) -> ModelConfig:
+    path = os.path.join(model_dir, MODEL_CONFIG_FILE)
+    if not tf.io.gfile.exists(path):
+        raise FileNotFoundError(f"{path} not found: {model_dir} is not a srgan_tf model directory.")
+    with tf.io.gfile.GFile(path) as f:
+        return ModelConfig.from_json(f.read())
+
+
+def resolve_checkpoint(path: str) -> str:
+    """A model directory (its latest checkpoint) or a checkpoint prefix, as a checkpoint prefix."""
+    if tf.io.gfile.isdir(path):
+        latest = tf.train.latest_checkpoint(path)
+        if latest is None:
+            raise FileNotFoundError(f"{path} holds no checkpoint.")
+        return latest
+    if tf.io.gfile.exists(path + ".index"):
+        return path
+    raise FileNotFoundError(f"{path} is neither a model directory nor a checkpoint prefix.")
+
+
+def load_generator(path: str):
+    """Rebuilds the generator saved under `path` (model dir or checkpoint prefix).
+
+    Returns `(generator, model_config, step)`; optimizer and discriminator state is ignored.
+    """
+    prefix = resolve_checkpoint(path)
+    config = read_model_config(os.path.dirname(prefix))
+    generator = build_generator(config)
+    step = tf.Variable(0, dtype=tf.int64, trainable=False)
+    tf.train.Checkpoint(generator=generator, step=step).restore(prefix).expect_partial()
+    return generator, config, int(step.numpy())

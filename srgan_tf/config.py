@@ -1,0 +1,79 @@
+"""Frozen configuration objects passed from entry points down to the library.
+
+Flags live only in entry modules (`train.py`, tools); everything below them takes one of these.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Optional
+
+from srgan_tf import SUPPORTED_SCALES
+
+
+def check_scale(scale: int, name: str = "scale") -> int:
+    if scale not in SUPPORTED_SCALES:
+        raise ValueError(f"--{name}={scale} is not supported; choose one of {list(SUPPORTED_SCALES)}.")
+    return scale
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """What the input pipeline reads and how it cuts training examples."""
+
+    train_records: str = ""
+    val_records: str = ""
+    scale: int = 4
+    hr_patch_size: int = 96
+    batch_size: int = 16  # global, over all replicas
+    crops_per_image: int = 1
+    shuffle_buffer: int = 512
+    seed: Optional[int] = None
+
+    def __post_init__(self):
+        check_scale(self.scale)
+        if self.hr_patch_size <= 0 or self.hr_patch_size % self.scale:
+            raise ValueError(
+                f"--hr_patch_size={self.hr_patch_size} must be a positive multiple of --scale={self.scale}.")
+        if self.batch_size <= 0:
+            raise ValueError(f"--batch_size={self.batch_size} must be positive.")
+        if self.crops_per_image <= 0:
+            raise ValueError(f"--crops_per_image={self.crops_per_image} must be positive.")
+
+    @property
+    def lr_patch_size(self) -> int:
+        return self.hr_patch_size // self.scale
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """The networks' shapes; saved beside checkpoints so exports and tools can rebuild the generator."""
+
+    scale: int = 4
+    num_residual_blocks: int = 16
+    num_filters: int = 64
+    hr_patch_size: int = 96  # the discriminator's input size
+    discriminator_filters: int = 64
+    vgg_layer: str = "vgg54"
+    vgg_weights: str = "imagenet"  # "imagenet", "none" (random, seeded) or a path to a weights file
+
+    def __post_init__(self):
+        check_scale(self.scale)
+        if self.num_residual_blocks < 0:
+            raise ValueError(f"--num_residual_blocks={self.num_residual_blocks} must be >= 0.")
+        if self.num_filters <= 0:
+            raise ValueError(f"--num_filters={self.num_filters} must be positive.")
+        if self.vgg_layer not in VGG_LAYERS:
+            raise ValueError(f"--vgg_layer={self.vgg_layer!r} is not one of {sorted(VGG_LAYERS)}.")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelConfig":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in json.loads(text).items() if k in fields})
+
+
+# Names used by the paper for the VGG19 feature maps, mapped to Keras layer names.
+VGG_LAYERS = {"vgg54": "block5_conv4", "vgg22": "block2_conv2"}
