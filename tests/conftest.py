@@ -1,0 +1,38 @@
+"""Test set-up: two logical CPU devices (so multi-replica code runs here) and small image helpers."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+# Must run before anything touches a device: afterwards the configuration can no longer change.
+_cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+SET5_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "Set5")
+
+
+def smooth_image(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A natural-looking uint8 RGB image (smooth gradients plus texture), cheap to make at any size."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    channels = []
+    for _ in range(3):
+        fx, fy, phase = rng.uniform(0.01, 0.2, 2).tolist() + [rng.uniform(0, 6.28)]
+        channels.append(0.5 + 0.35 * np.sin(fx * x + fy * y + phase))
+    image = np.stack(channels, axis=-1) + rng.normal(0, 0.05, (height, width, 3))
+    return np.clip(image * 255, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def make_image():
+    return smooth_image
+
+
+@pytest.fixture(scope="session")
+def set5_dir():
+    if not os.path.isdir(SET5_DIR):
+        pytest.skip(f"Set5 not found at {SET5_DIR}")
+    return os.path.abspath(SET5_DIR)
