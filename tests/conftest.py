@@ -33,6 +33,5 @@ def make_image():
 
 @pytest.fixture(scope="session")
 def set5_dir():
-    if not os.path.isdir(SET5_DIR):
-        pytest.skip(f"Set5 not found at {SET5_DIR}")
+    assert os.path.isdir(SET5_DIR), f"Set5 benchmark images expected at {SET5_DIR} (beside the project root)"
     return os.path.abspath(SET5_DIR)
