@@ -12,6 +12,8 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from srgan_tf.pil_images import pil_to_rgb_array  # noqa: F401  (part of this module's interface)
+
 
 def mod_crop(image: tf.Tensor, scale: int) -> tf.Tensor:
     """Crops `[..., H, W, C]` to the largest size divisible by `scale` (top-left anchored)."""
@@ -54,19 +56,6 @@ def decode_rgb(encoded: tf.Tensor) -> tf.Tensor:
     image = tf.io.decode_image(encoded, channels=3, dtype=tf.uint8, expand_animations=False)
     image.set_shape([None, None, 3])
     return image
-
-
-def pil_to_rgb_array(image: Image.Image) -> np.ndarray:
-    """Any PIL image (grey, palette, RGBA, 16-bit, CMYK) as 8-bit RGB; alpha is dropped, not composited."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16-bit (or 32-bit integer) grey: keep the top 8 bits of the full range.
-        data = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if data.max(initial=0) > 255 or image.mode.startswith("I;16") else 255.0
-        grey = np.clip(np.round(data / top * 255.0), 0, 255).astype(np.uint8)
-        return np.repeat(grey[..., None], 3, axis=-1)
-    if image.mode != "RGB":
-        image = image.convert("RGB")
-    return np.asarray(image, dtype=np.uint8)
 
 
 def load_rgb(path: str) -> np.ndarray:
