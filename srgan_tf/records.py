@@ -4,6 +4,8 @@ Bump SCHEMA_VERSION whenever a feature is added, removed or changes meaning; man
 """
 from __future__ import annotations
 
+import re
+
 import tensorflow as tf
 
 SCHEMA_VERSION = 1
@@ -53,3 +55,9 @@ def compression_of(path: str) -> str:
 def shard_name(split: str, index: int, num_shards: int, gzip: bool = False) -> str:
     suffix = GZIP_SUFFIX if gzip else PLAIN_SUFFIX
     return f"{split}-{index:05d}-of-{num_shards:05d}{suffix}"
+
+
+def is_shard_of(split: str, filename: str) -> bool:
+    """Whether `filename` is a shard `shard_name` makes for `split` (any shard count, either compression)."""
+    suffixes = "|".join(re.escape(s) for s in (GZIP_SUFFIX, PLAIN_SUFFIX))
+    return re.fullmatch(rf"{re.escape(split)}-\d{{5}}-of-\d{{5}}(?:{suffixes})", filename) is not None

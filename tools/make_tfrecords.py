@@ -1,0 +1,49 @@
+"""Builds sharded TFRecords and per-split JSON manifests from a folder of images, CelebA, DIV2K or samples.
+
+  python tools/make_tfrecords.py --source=div2k --input_dir=/data/DIV2K --output_dir=/data/div2k_records
+  python tools/make_tfrecords.py --source=samples --output_dir=/tmp/sample_records
+
+Writes `{split}-00000-of-000NN.tfrecord` shards (`.tfrecord.gz` with --gzip) and `{split}.json` per split.
+"""
+import os
+import sys
+import time
+
+from absl import app, flags
+
+from srgan_tf.sources import SOURCES, SourceError
+
+flags.DEFINE_enum("source", "folder", sorted(SOURCES),
+                  "folder: any folder of images, searched recursively (all train); celeba: img_align_celeba/ "
+                  "and list_eval_partition.txt; div2k: DIV2K_train_HR/ and DIV2K_valid_HR/; samples: the "
+                  "photographs shipped with scikit-image (needs pip install 'srgan_tf[samples]').")
+flags.DEFINE_string("input_dir", "", "The source's folder (not used by --source=samples).")
+flags.DEFINE_string("output_dir", None, "Where shards and manifests go; a split already there is replaced.")
+flags.DEFINE_integer("num_shards", 16, "Shards per split (fewer if the split has fewer images).", lower_bound=1)
+flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Processes reading and checking images.", lower_bound=1)
+flags.DEFINE_integer("min_size", 96, "Images whose shorter side is below this many pixels are skipped.",
+                     lower_bound=0)
+flags.DEFINE_bool("gzip", False, "Write GZIP-compressed shards (.tfrecord.gz).")
+flags.mark_flag_as_required("output_dir")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    del argv
+    # Imported here, not at the top: worker processes are spawned and re-import this script, and they
+    # should not each load TensorFlow, which the writer needs.
+    from srgan_tf.record_writer import write_records
+
+    start = time.monotonic()
+    try:
+        manifests = write_records(FLAGS.source, FLAGS.input_dir, FLAGS.output_dir, num_shards=FLAGS.num_shards,
+                                  num_workers=FLAGS.num_workers, min_size=FLAGS.min_size, gzip=FLAGS.gzip)
+    except SourceError as error:
+        sys.exit(f"make_tfrecords: {error}")
+    parts = [f"{m['split']} {m['num_examples']} images in {len(m['shards'])} shards ({m['num_skipped']} skipped)"
+             for m in manifests.values()]
+    print(f"Wrote {'; '.join(parts)} to {FLAGS.output_dir} in {time.monotonic() - start:.1f} s.")
+
+
+if __name__ == "__main__":
+    app.run(main)
