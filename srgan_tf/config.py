@@ -77,3 +77,51 @@ class ModelConfig:
 
 # Names used by the paper for the VGG19 feature maps, mapped to Keras layer names.
 VGG_LAYERS = {"vgg54": "block5_conv4", "vgg22": "block2_conv2"}
+
+
+PHASES = ("pretrain", "gan")
+CONTENT_LOSSES = ("vgg", "pixel")
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+STRATEGIES = ("auto", "mirrored", "multi_worker", "one_device")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """How one training phase runs: schedule, losses, bookkeeping and the hardware to use."""
+
+    model_dir: str
+    phase: str = "pretrain"
+    train_steps: int = 1_000_000
+    steps_per_loop: int = 100
+    learning_rate: float = 1e-4
+    lr_decay_step: int = 0  # 0: constant learning rate
+    lr_after_decay: float = 1e-5
+    beta1: float = 0.9
+    content_loss: str = "vgg"  # gan phase only; pretrain always uses pixel MSE
+    vgg_feature_scale: float = 1.0 / 12.75
+    adversarial_weight: float = 1e-3
+    init_checkpoint: str = ""
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 5
+    log_every: int = 100
+    eval_every: int = 5000
+    num_eval_images: int = 4
+    export_dir: str = ""
+    strategy: str = "auto"
+    precision: str = "auto"
+    jit_compile: bool = True
+    seed: Optional[int] = None
+
+    def __post_init__(self):
+        for name, value, allowed in (("phase", self.phase, PHASES),
+                                     ("content_loss", self.content_loss, CONTENT_LOSSES),
+                                     ("precision", self.precision, PRECISIONS),
+                                     ("strategy", self.strategy, STRATEGIES)):
+            if value not in allowed:
+                raise ValueError(f"--{name}={value!r} is not one of {list(allowed)}.")
+        for name in ("train_steps", "steps_per_loop", "checkpoint_every", "keep_checkpoints", "log_every",
+                     "eval_every"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"--{name}={getattr(self, name)} must be positive.")
+        if not self.model_dir:
+            raise ValueError("--model_dir is required.")

@@ -1,0 +1,110 @@
+"""Trains SRResNet (`--phase=pretrain`) or SRGAN (`--phase=gan`): `python -m srgan_tf.train --flagfile=...`.
+
+The only module that defines training flags: it checks them, turns them into frozen configs and hands
+those to the library.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging  # noqa: E402
+
+from srgan_tf import SUPPORTED_SCALES  # noqa: E402
+from srgan_tf.config import CONTENT_LOSSES, PHASES, PRECISIONS, STRATEGIES, VGG_LAYERS  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+# Data.
+flags.DEFINE_string("train_records", None, "Glob(s) of training TFRecord shards, comma-separated.")
+flags.DEFINE_string("val_records", "", "Glob(s) of validation shards; empty: no evaluation during training.")
+flags.DEFINE_integer("scale", 4, f"Upscaling factor, one of {list(SUPPORTED_SCALES)}.")
+flags.DEFINE_integer("hr_patch_size", 96, "Side of the HR training crops; a multiple of --scale.")
+flags.DEFINE_integer("batch_size", 16, "Global batch size, split over all replicas.")
+flags.DEFINE_integer("crops_per_image", 1, "Random crops taken from each decoded image.")
+flags.DEFINE_integer("shuffle_buffer", 512, "Examples in the shuffle buffer.")
+# Networks.
+flags.DEFINE_integer("num_residual_blocks", 16, "Residual blocks in the generator.")
+flags.DEFINE_integer("num_filters", 64, "Filters in the generator's body.")
+flags.DEFINE_integer("discriminator_filters", 64, "Filters in the discriminator's first layer.")
+flags.DEFINE_enum("vgg_layer", "vgg54", sorted(VGG_LAYERS), "VGG19 features for the content loss.")
+flags.DEFINE_string("vgg_weights", "imagenet",
+                    "'imagenet' (downloaded by Keras), 'none' (random, seeded) or a path to a weights file.")
+# Phase and optimisation.
+flags.DEFINE_enum("phase", "pretrain", PHASES, "pretrain: SRResNet with pixel MSE; gan: SRGAN.")
+flags.DEFINE_string("model_dir", None, "Where checkpoints, summaries and model_config.json go.")
+flags.DEFINE_string("init_checkpoint", "", "Generator weights to start from (a pretrain model dir or checkpoint).")
+flags.DEFINE_integer("train_steps", 1_000_000, "Total steps of this phase.")
+flags.DEFINE_integer("steps_per_loop", 100, "Steps run inside one tf.function call.")
+flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate.")
+flags.DEFINE_integer("lr_decay_step", 0, "Step at which the learning rate drops to --lr_after_decay; 0: never.")
+flags.DEFINE_float("lr_after_decay", 1e-5, "Learning rate after --lr_decay_step.")
+flags.DEFINE_float("beta1", 0.9, "Adam beta_1.")
+flags.DEFINE_enum("content_loss", "vgg", CONTENT_LOSSES, "GAN phase content loss (pretrain uses pixel MSE).")
+flags.DEFINE_float("vgg_feature_scale", 1.0 / 12.75, "VGG features are multiplied by this before the MSE.")
+flags.DEFINE_float("adversarial_weight", 1e-3, "Weight of the adversarial loss in the generator's loss.")
+# Bookkeeping.
+flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.")
+flags.DEFINE_integer("keep_checkpoints", 5, "Checkpoints kept.")
+flags.DEFINE_integer("log_every", 100, "Steps between console lines and TensorBoard scalars.")
+flags.DEFINE_integer("eval_every", 5000, "Steps between validation PSNR/SSIM and image grids.")
+flags.DEFINE_integer("num_eval_images", 4, "Validation images evaluated (and shown) each time.")
+flags.DEFINE_string("export_dir", "", "If set, the chief exports a SavedModel version here at the end.")
+# Hardware.
+flags.DEFINE_enum("strategy", "auto", STRATEGIES, "Distribution strategy.")
+flags.DEFINE_integer("cpu_replicas", 1, "Split the CPU into this many logical devices (for testing).")
+flags.DEFINE_enum("precision", "auto", PRECISIONS, "Numeric policy; auto: mixed_float16 on GPU, else float32.")
+flags.DEFINE_bool("jit_compile", True, "XLA-compile the per-replica forward/backward computation.")
+flags.DEFINE_integer("seed", None, "Seed for weights and data order; unset: nondeterministic.")
+
+flags.mark_flags_as_required(["train_records", "model_dir"])
+flags.register_validator("scale", lambda v: v in SUPPORTED_SCALES,
+                         message=f"--scale must be one of {list(SUPPORTED_SCALES)}.")
+flags.register_multi_flags_validator(
+    ["hr_patch_size", "scale"], lambda f: f["hr_patch_size"] > 0 and f["hr_patch_size"] % f["scale"] == 0,
+    message="--hr_patch_size must be a positive multiple of --scale.")
+flags.register_validator("batch_size", lambda v: v > 0, message="--batch_size must be positive.")
+flags.register_validator("cpu_replicas", lambda v: v >= 1, message="--cpu_replicas must be at least 1.")
+for _name in ("train_steps", "steps_per_loop", "checkpoint_every", "keep_checkpoints", "log_every", "eval_every"):
+    flags.register_validator(_name, lambda v: v > 0, message=f"--{_name} must be positive.")
+
+
+def configs_from_flags(flag_values=FLAGS):
+    """The three frozen configs a training run needs, built from parsed flags."""
+    from srgan_tf.config import DataConfig, ModelConfig, TrainConfig
+
+    f = flag_values
+    data_config = DataConfig(
+        train_records=f.train_records, val_records=f.val_records, scale=f.scale, hr_patch_size=f.hr_patch_size,
+        batch_size=f.batch_size, crops_per_image=f.crops_per_image, shuffle_buffer=f.shuffle_buffer, seed=f.seed)
+    model_config = ModelConfig(
+        scale=f.scale, num_residual_blocks=f.num_residual_blocks, num_filters=f.num_filters,
+        hr_patch_size=f.hr_patch_size, discriminator_filters=f.discriminator_filters, vgg_layer=f.vgg_layer,
+        vgg_weights=f.vgg_weights)
+    train_config = TrainConfig(
+        model_dir=f.model_dir, phase=f.phase, train_steps=f.train_steps, steps_per_loop=f.steps_per_loop,
+        learning_rate=f.learning_rate, lr_decay_step=f.lr_decay_step, lr_after_decay=f.lr_after_decay,
+        beta1=f.beta1, content_loss=f.content_loss, vgg_feature_scale=f.vgg_feature_scale,
+        adversarial_weight=f.adversarial_weight, init_checkpoint=f.init_checkpoint,
+        checkpoint_every=f.checkpoint_every, keep_checkpoints=f.keep_checkpoints, log_every=f.log_every,
+        eval_every=f.eval_every, num_eval_images=f.num_eval_images, export_dir=f.export_dir, strategy=f.strategy,
+        precision=f.precision, jit_compile=f.jit_compile, seed=f.seed)
+    return data_config, model_config, train_config
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    # Devices must be configured before TensorFlow touches them, so this comes first.
+    import tensorflow as tf
+    tf.get_logger().setLevel("WARNING")  # TensorFlow's own INFO lines would drown the progress lines
+    from srgan_tf import distribute
+    distribute.split_cpu(FLAGS.cpu_replicas)
+    from srgan_tf import runner
+    data_config, model_config, train_config = configs_from_flags()
+    runner.run_training(data_config, model_config, train_config)
+
+
+if __name__ == "__main__":
+    app.run(main)
