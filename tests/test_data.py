@@ -1,0 +1,159 @@
+"""Input pipelines: training patches and their LR, determinism, small images, sharding, evaluation images."""
+import io
+import os
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from srgan_tf import data, imaging, records
+from srgan_tf.config import DataConfig
+
+
+def write_shards(directory, shards, split="train", gzip=False):
+    """Writes one shard per list of uint8 images (keys "shard/index"); returns a glob matching them."""
+    for s, images in enumerate(shards):
+        path = os.path.join(str(directory), records.shard_name(split, s, len(shards), gzip))
+        with tf.io.TFRecordWriter(path, "GZIP" if gzip else "") as writer:
+            for i, pixels in enumerate(images):
+                png = io.BytesIO()
+                Image.fromarray(pixels).save(png, format="PNG")
+                writer.write(records.serialize_example(png.getvalue(), "png", *pixels.shape[:2], f"{s}/{i}"))
+    return os.path.join(str(directory), f"{split}-*")
+
+
+def flat(colour, size=40):
+    """A constant-colour image: every patch cut from it names it."""
+    return np.full((size, size, 3), colour, np.uint8)
+
+
+def colour_ids(hr_batch):
+    """The id (red channel value) of the constant image each patch of a batch was cut from."""
+    pixels = np.round(np.asarray(hr_batch) * 255).astype(int)
+    assert (pixels == pixels[:, :1, :1, :]).all(), "a patch mixes images"
+    return pixels[:, 0, 0, 0].tolist()
+
+
+def symmetries(patch):
+    """The 8 symmetries of a square patch, as (flip rows, flip columns, transpose) -> array."""
+    out = {}
+    for v in (0, 1):
+        for h in (0, 1):
+            for t in (0, 1):
+                p = patch[::-1] if v else patch
+                p = p[:, ::-1] if h else p
+                out[(v, h, t)] = p.transpose(1, 0, 2) if t else p
+    return out
+
+
+def take(dataset, count):
+    return list(dataset.take(count).as_numpy_iterator())
+
+
+def test_training_batches_are_symmetric_crops_with_their_bicubic_lr(tmp_path, make_image):
+    images = [make_image(48, 56, seed=s) for s in range(3)]
+    config = DataConfig(train_records=write_shards(tmp_path, [images[:2], images[2:]]), scale=4, hr_patch_size=32,
+                        batch_size=8, crops_per_image=4, shuffle_buffer=16, seed=7)
+    dataset = data.train_dataset_fn(config)(tf.distribute.InputContext())
+    assert [s.shape.as_list() for s in dataset.element_spec] == [[8, 8, 8, 3], [8, 32, 32, 3]]
+    crops = {image[y:y + 32, x:x + 32].tobytes() for image in images for y in range(48 - 31) for x in range(56 - 31)}
+    seen = set()
+    for lr, hr in take(dataset, 8):
+        assert lr.dtype == hr.dtype == np.float32
+        assert 0.0 <= hr.min() and hr.max() <= 1.0 and 0.0 <= lr.min() and lr.max() <= 1.0
+        np.testing.assert_allclose(lr, imaging.bicubic_downscale(hr, 4).numpy(), atol=1e-6)
+        for patch in np.round(hr * 255).astype(np.uint8):
+            found = [sym for sym, p in symmetries(patch).items() if np.ascontiguousarray(p).tobytes() in crops]
+            assert found, "a patch is not a flipped/rotated crop of any image"
+            seen.add(found[0])
+    assert len(seen) == 8, f"only these symmetries occurred in 64 patches: {sorted(seen)}"
+
+
+def test_a_seed_makes_the_pipeline_repeatable(tmp_path, make_image):
+    pattern = write_shards(tmp_path, [[make_image(40, 40, seed=s)] for s in range(4)])
+
+    def batches(seed):
+        config = DataConfig(train_records=pattern, scale=2, hr_patch_size=16, batch_size=4, crops_per_image=2,
+                            seed=seed)
+        return np.stack([hr for _, hr in take(data.train_dataset_fn(config)(tf.distribute.InputContext()), 5)])
+
+    first = batches(3)
+    np.testing.assert_array_equal(first, batches(3))
+    assert not np.array_equal(first, batches(4))
+
+
+def test_images_smaller_than_the_patch_are_skipped_and_counted(tmp_path):
+    shards = [[flat(10, 40), flat(20, 12)], [flat(30, 8), flat(40, 40)], [flat(50, 40)]]
+    small_ones = [[flat(60, 12)], [flat(70, 20)]]
+    config = DataConfig(train_records=write_shards(tmp_path, shards), scale=4, hr_patch_size=32, batch_size=4,
+                        shuffle_buffer=8, seed=1)
+    assert data.count_smaller_than(data.list_record_files(config.train_records), 32) == (2, 5)
+    ids = {i for _, hr in take(data.train_dataset_fn(config)(tf.distribute.InputContext()), 10)
+           for i in colour_ids(hr)}
+    assert ids == {10, 40, 50}
+    (tmp_path / "small").mkdir()
+    too_small = DataConfig(train_records=write_shards(tmp_path / "small", small_ones), scale=4, hr_patch_size=32,
+                           batch_size=4)
+    with pytest.raises(ValueError, match="--train_records: input pipeline 1 of 1 needs at least 1 image"):
+        data.train_dataset_fn(too_small)(tf.distribute.InputContext())
+
+
+def test_missing_training_records_name_the_flag_and_pattern(tmp_path):
+    pattern = str(tmp_path / "nothing-*.tfrecord")
+    with pytest.raises(FileNotFoundError, match=re.escape(f"--train_records='{pattern},{pattern}x' matches no files")):
+        data.train_dataset_fn(DataConfig(train_records=f"{pattern},{pattern}x"))
+
+
+def test_gzip_and_plain_shards_are_read_together(tmp_path):
+    write_shards(tmp_path, [[flat(10)], [flat(20)]], gzip=True)
+    write_shards(tmp_path, [[flat(30)]])
+    pattern = f"{tmp_path}/train-*.tfrecord.gz, {tmp_path}/train-*.tfrecord"
+    config = DataConfig(train_records=pattern, scale=2, hr_patch_size=8, batch_size=3, shuffle_buffer=1, seed=0)
+    ids = {i for _, hr in take(data.train_dataset_fn(config)(tf.distribute.InputContext()), 4) for i in colour_ids(hr)}
+    assert ids == {10, 20, 30}
+    assert sorted(int(e["hr"][0, 0, 0, 0] * 255) for e in data.eval_dataset(pattern, 2)) == [10, 20, 30]
+
+
+def test_eval_images_are_mod_cropped_with_8bit_bicubic_lr(tmp_path, make_image):
+    images = [make_image(50, 37, seed=1), make_image(44, 60, seed=2), make_image(3, 3, seed=3)]
+    pattern = write_shards(tmp_path, [images], split="val")
+    elements = list(data.eval_dataset(pattern, scale=4))
+    assert [e["key"].numpy().tolist() for e in elements] == [[b"0/0"], [b"0/1"]]  # the 3x3 image is left out
+    for element, pixels in zip(elements, images):
+        hr, lr = element["hr"].numpy(), element["lr"].numpy()
+        height, width = pixels.shape[0] // 4 * 4, pixels.shape[1] // 4 * 4
+        assert hr.shape == (1, height, width, 3) and lr.shape == (1, height // 4, width // 4, 3)
+        np.testing.assert_array_equal(np.round(hr[0] * 255), pixels[:height, :width])
+        np.testing.assert_allclose(lr, imaging.quantize(imaging.bicubic_downscale(hr, 4)).numpy(), atol=1e-7)
+        np.testing.assert_allclose(lr * 255, np.round(lr * 255), atol=1e-4)
+    assert len(list(data.eval_dataset(pattern, scale=4, max_images=1))) == 1
+
+
+def test_two_replicas_get_distinct_examples(tmp_path):
+    ids = [10, 11, 20, 21, 30, 31, 40, 41]
+    shards = [[flat(i) for i in ids[s:s + 2]] for s in range(0, 8, 2)]
+    config = DataConfig(train_records=write_shards(tmp_path, shards), scale=4, hr_patch_size=32, batch_size=8,
+                        shuffle_buffer=1, seed=5)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    batches = iter(strategy.distribute_datasets_from_function(data.train_dataset_fn(config)))
+    per_replica = [colour_ids(hr) for hr in strategy.experimental_local_results(next(batches)[1])]
+    assert [len(ids) for ids in per_replica] == [4, 4]
+    assert not set(per_replica[0]) & set(per_replica[1])
+    assert sorted(per_replica[0] + per_replica[1]) == ids
+
+
+@pytest.mark.parametrize("num_files", [4, 1])  # shard files, or shard examples when files are too few
+def test_input_pipelines_read_disjoint_parts_of_the_data(tmp_path, num_files):
+    images = [flat(10 + i) for i in range(8)]
+    pattern = write_shards(tmp_path, [images[f::num_files] for f in range(num_files)])
+    config = DataConfig(train_records=pattern, scale=4, hr_patch_size=32, batch_size=4, shuffle_buffer=4, seed=2)
+    dataset_fn = data.train_dataset_fn(config)
+    seen = []
+    for pipeline in range(2):
+        context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline,
+                                             num_replicas_in_sync=2)
+        seen.append({i for _, hr in take(dataset_fn(context), 8) for i in colour_ids(hr)})
+    assert not seen[0] & seen[1]
+    assert seen[0] | seen[1] == set(range(10, 18))
