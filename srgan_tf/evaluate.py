@@ -1,0 +1,67 @@
+r"""Measures a super-resolution model on benchmark folders as the papers do (PSNR/SSIM on Y, border removed).
+
+  python -m srgan_tf.evaluate --model=bicubic --hr_dir=data/Set5 --scale=4
+  python -m srgan_tf.evaluate --model=runs/srgan --hr_dir=data/Set5,data/DIV2K_valid_HR \
+      --lr_dir=,data/DIV2K_valid_LR_bicubic/X4 --output_dir=eval/srgan
+
+--model is `bicubic`, an exported SavedModel (its `predict_pixels` signature; given a TF Serving base
+directory, its latest version) or a training model directory / checkpoint prefix. Without --lr_dir, LR
+images are made from HR by antialiased bicubic downscaling. Prints a table per folder; with --output_dir
+also writes <folder>.csv, <folder>.json and a comparison picture per image (LR | bicubic | SR | HR) under
+<folder>/. Exits non-zero only if no image at all could be evaluated.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from absl import app, flags
+
+from srgan_tf import evaluation, evaluation_report
+from srgan_tf.benchmarks import find_benchmarks
+from srgan_tf.upscalers import load_upscaler
+
+FLAGS = flags.FLAGS
+
+
+def _define_flags() -> None:
+    """Flags exist only when this module is the program, so importing it defines none."""
+    flags.DEFINE_string("model", None, "'bicubic', a SavedModel (or TF Serving base directory), or a model "
+                                       "directory / checkpoint.")
+    flags.DEFINE_list("hr_dir", None, "Comma-separated folders of HR images (PNG, JPEG, BMP).")
+    flags.DEFINE_list("lr_dir", [], "Folders of given LR images paired by position with --hr_dir, matched "
+                                    "by name (0801x4.png or 0801.png for 0801.png); an empty entry makes LR "
+                                    "from HR.")
+    flags.DEFINE_integer("scale", 4, "Upscaling factor.")
+    flags.DEFINE_integer("shave", None, "Border removed before measuring; default: the scale.")
+    flags.DEFINE_bool("y_only", True, "Measure the Y channel (as papers do); --noy_only measures RGB.")
+    flags.DEFINE_string("output_dir", None, "Where to write CSV, JSON and comparison pictures.")
+    flags.mark_flags_as_required(["model", "hr_dir"])
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    try:
+        config = evaluation.EvalConfig(scale=FLAGS.scale, shave=FLAGS.shave, y_only=FLAGS.y_only)
+        benchmarks = find_benchmarks(FLAGS.hr_dir, FLAGS.lr_dir, config.scale)
+        upscaler = load_upscaler(FLAGS.model, config.scale)
+    except (FileNotFoundError, ValueError) as error:
+        raise app.UsageError(str(error)) from error
+    evaluated = 0
+    for benchmark in benchmarks:
+        comparison_dir = FLAGS.output_dir and os.path.join(FLAGS.output_dir, benchmark.name)
+        result = evaluation.evaluate_benchmark(upscaler, benchmark, config, comparison_dir)
+        print(evaluation_report.format_table(result, upscaler.name, config) + "\n", flush=True)
+        if FLAGS.output_dir:
+            evaluation_report.write_reports(FLAGS.output_dir, result, upscaler.name, config)
+        evaluated += len(result.images)
+    if not evaluated:
+        print("No image could be evaluated.", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    _define_flags()
+    app.run(main)

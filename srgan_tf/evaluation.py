@@ -1,0 +1,122 @@
+"""Evaluating an upscaler on benchmark folders, image by image, beside the bicubic baseline."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from srgan_tf import comparison, imaging, metrics, upscalers
+from srgan_tf.benchmarks import Benchmark, Failure, ImagePair, load_pair
+from srgan_tf.config import check_scale
+from srgan_tf.upscalers import Upscaler
+
+METRIC_NAMES = ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    """How results are measured; the defaults are the papers' (Y channel, a border of `scale` pixels)."""
+
+    scale: int = 4
+    shave: Optional[int] = None  # None: the scale
+    y_only: bool = True
+
+    def __post_init__(self):
+        check_scale(self.scale)
+        if self.shave is not None and self.shave < 0:
+            raise ValueError(f"--shave={self.shave} must be >= 0.")
+
+    @property
+    def border(self) -> int:
+        return self.scale if self.shave is None else self.shave
+
+    @property
+    def channel(self) -> str:
+        return "Y" if self.y_only else "RGB"
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageResult:
+    name: str
+    hr_path: str
+    width: int  # of the HR image as measured (mod-cropped)
+    height: int
+    psnr: float
+    ssim: float
+    bicubic_psnr: float
+    bicubic_ssim: float
+    seconds: float  # spent in the upscaler
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchmarkResult:
+    benchmark: Benchmark
+    images: Tuple[ImageResult, ...]
+    failures: Tuple[Failure, ...]
+
+    def mean(self) -> Optional[Dict[str, float]]:
+        """Mean of each metric over the images (as papers average per-image PSNR), None if there are none."""
+        if not self.images:
+            return None
+        return {name: float(np.mean([getattr(r, name) for r in self.images])) for name in METRIC_NAMES}
+
+
+def measure(hr: np.ndarray, sr: np.ndarray, config: EvalConfig) -> Tuple[float, float]:
+    """PSNR and SSIM of one uint8 SR image against its uint8 HR image (one at a time bounds memory on
+    DIV2K-sized images)."""
+    hr_batch, sr_batch = tf.constant(hr[None]), tf.constant(sr[None])
+    psnr = metrics.psnr(hr_batch, sr_batch, config.border, config.y_only)
+    ssim = metrics.ssim(hr_batch, sr_batch, config.border, config.y_only)
+    return float(psnr[0]), float(ssim[0])
+
+
+def evaluate_image(upscaler: Upscaler, pair: ImagePair, config: EvalConfig,
+                   comparison_path: Optional[str] = None) -> ImageResult:
+    """Upscales one pair's LR image, measures it and bicubic against HR, and draws the comparison picture
+    when given a path. Raises ValueError naming the file when the pair can't be evaluated.
+    """
+    lr, hr = load_pair(pair, config.scale, min_size=2 * config.border + metrics.SSIM_WINDOW)
+    start = time.perf_counter()
+    try:
+        sr = upscaler(lr)
+    except ValueError as error:
+        raise ValueError(f"{pair.hr_path}: {error}") from error
+    seconds = time.perf_counter() - start
+    bicubic = upscalers.bicubic(config.scale)(lr)
+    sr_psnr, sr_ssim = measure(hr, sr, config)
+    bicubic_psnr, bicubic_ssim = measure(hr, bicubic, config)
+    if comparison_path:
+        labels = ("LR (nearest)", f"bicubic {bicubic_psnr:.2f} dB", f"SR {sr_psnr:.2f} dB", "HR")
+        picture = comparison.comparison_picture(lr, (bicubic, sr, hr), config.scale, labels)
+        imaging.save_png(comparison_path, picture)
+    return ImageResult(pair.name, pair.hr_path, hr.shape[1], hr.shape[0], sr_psnr, sr_ssim,
+                       bicubic_psnr, bicubic_ssim, seconds)
+
+
+def evaluate_benchmark(upscaler: Upscaler, benchmark: Benchmark, config: EvalConfig,
+                       comparison_dir: Optional[str] = None) -> BenchmarkResult:
+    """Evaluates every pair, logging a line per image; bad files are reported and skipped."""
+    images, failures = [], list(benchmark.failures)
+    total = len(benchmark.pairs)
+    if not total and not failures:
+        logging.warning("%s: no PNG, JPEG or BMP images.", benchmark.hr_dir)
+    for failure in failures:
+        logging.error("%s skipped: %s", benchmark.name, failure.reason)
+    for index, pair in enumerate(benchmark.pairs, start=1):
+        comparison_path = comparison_dir and os.path.join(comparison_dir, f"{pair.name}.png")
+        try:
+            result = evaluate_image(upscaler, pair, config, comparison_path)
+        except ValueError as error:
+            failures.append(Failure(pair.hr_path, str(error)))
+            logging.error("%s [%d/%d] skipped: %s", benchmark.name, index, total, error)
+            continue
+        images.append(result)
+        logging.info("%s [%d/%d] %s: PSNR %.2f dB, SSIM %.4f (bicubic %.2f dB, %.4f), %.2f s",
+                     benchmark.name, index, total, pair.name, result.psnr, result.ssim,
+                     result.bicubic_psnr, result.bicubic_ssim, result.seconds)
+    return BenchmarkResult(benchmark, tuple(images), tuple(failures))

@@ -1,0 +1,78 @@
+"""An evaluation's results as a console table, and as CSV and JSON files for other programs."""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+import os
+from typing import Tuple
+
+from srgan_tf.checkpoints import write_text_atomic
+from srgan_tf.evaluation import BenchmarkResult, EvalConfig, ImageResult
+
+
+def format_table(result: BenchmarkResult, model_name: str, config: EvalConfig) -> str:
+    """Per-image and mean PSNR/SSIM of the model beside bicubic's, with what was skipped."""
+    name_width = max([len(r.name) for r in result.images] + [12])
+    lines = [
+        f"{result.benchmark.name} x{config.scale}, model {model_name}: PSNR (dB) and SSIM on "
+        f"{config.channel}, {config.border}-pixel border removed",
+        f"{'image':<{name_width}} {'PSNR':>7} {'SSIM':>7} {'bicubic PSNR':>13} {'bicubic SSIM':>13} "
+        f"{'seconds':>8}",
+    ]
+    for r in result.images:
+        lines.append(f"{r.name:<{name_width}} {r.psnr:>7.2f} {r.ssim:>7.4f} {r.bicubic_psnr:>13.2f} "
+                     f"{r.bicubic_ssim:>13.4f} {r.seconds:>8.2f}")
+    mean = result.mean()
+    if mean is not None:
+        label = f"mean ({len(result.images)})"
+        lines.append(f"{label:<{name_width}} {mean['psnr']:>7.2f} {mean['ssim']:>7.4f} "
+                     f"{mean['bicubic_psnr']:>13.2f} {mean['bicubic_ssim']:>13.4f}")
+    for failure in result.failures:
+        lines.append(f"skipped: {failure.reason}")
+    return "\n".join(lines)
+
+
+def _json_number(value):
+    """JSON has no infinity: the PSNR of a perfect reconstruction is written as the string "inf"."""
+    return value if math.isfinite(value) else str(value)
+
+
+def to_json(result: BenchmarkResult, model_name: str, config: EvalConfig) -> str:
+    mean = result.mean()
+    images = [{k: _json_number(v) if isinstance(v, float) else v for k, v in dataclasses.asdict(r).items()}
+              for r in result.images]
+    return json.dumps({
+        "benchmark": result.benchmark.name,
+        "hr_dir": result.benchmark.hr_dir,
+        "lr_dir": result.benchmark.lr_dir,  # null: LR made from HR by antialiased bicubic
+        "model": model_name,
+        "scale": config.scale,
+        "shave": config.border,
+        "channel": config.channel,
+        "num_images": len(result.images),
+        "mean": mean and {k: _json_number(v) for k, v in mean.items()},
+        "images": images,
+        "failures": [dataclasses.asdict(f) for f in result.failures],
+    }, indent=2, allow_nan=False)
+
+
+def to_csv(result: BenchmarkResult) -> str:
+    """One row per evaluated image (no mean row, so the column means stay the means)."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=[f.name for f in dataclasses.fields(ImageResult)])
+    writer.writeheader()
+    writer.writerows(dataclasses.asdict(r) for r in result.images)
+    return text.getvalue()
+
+
+def write_reports(output_dir: str, result: BenchmarkResult, model_name: str,
+                  config: EvalConfig) -> Tuple[str, str]:
+    """Writes `<benchmark>.csv` and `<benchmark>.json` atomically; returns their paths."""
+    csv_path = os.path.join(output_dir, f"{result.benchmark.name}.csv")
+    json_path = os.path.join(output_dir, f"{result.benchmark.name}.json")
+    write_text_atomic(csv_path, to_csv(result))
+    write_text_atomic(json_path, to_json(result, model_name, config))
+    return csv_path, json_path
