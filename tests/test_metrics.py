@@ -98,10 +98,12 @@ def test_identical_images_give_infinite_psnr_and_unit_ssim(image_pairs):
     np.testing.assert_allclose(metrics.ssim(hr, hr, 4).numpy(), 1.0, rtol=1e-12)
 
 
-def test_metrics_run_in_graph_with_unknown_shapes(image_pairs):
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_metrics_run_in_graph_with_unknown_shapes(image_pairs, jit_compile):
     hr, sr = (tf.constant(x, tf.float32) / 255.0 for x in image_pairs)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)] * 2)
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)] * 2,
+                 jit_compile=jit_compile)
     def both(a, b):
         return metrics.psnr(a, b, 4), metrics.ssim(a, b, 4)
 
