@@ -1,0 +1,102 @@
+"""Upscaling an image of any size in overlapping tiles, inside one TF graph.
+
+Memory is bounded by the tile, not the image: the generator only ever sees a `tile_size` x `tile_size`
+window. Neighbouring windows share `tile_overlap` LR pixels and each keeps the centre of that overlap,
+so every kept pixel has at least `tile_overlap // 2` pixels of real context on each side. The
+generator's BatchNorm runs in inference mode, so tiles are independent; once the context covers the
+network's receptive field a tiled result equals the untiled one (up to float rounding).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Optional
+
+import tensorflow as tf
+
+from srgan_tf.config import ModelConfig
+
+
+DEFAULT_TILE_SIZE = 256
+
+
+@dataclasses.dataclass(frozen=True)
+class TilingConfig:
+    """How large images are cut up; sizes are in LR (input) pixels."""
+
+    tile_size: int
+    tile_overlap: int
+
+    def __post_init__(self):
+        if self.tile_size <= 0:
+            raise ValueError(f"--tile_size={self.tile_size} must be positive.")
+        if not 0 <= self.tile_overlap < self.tile_size:
+            raise ValueError(f"--tile_overlap={self.tile_overlap} must be >= 0 and smaller than "
+                             f"--tile_size={self.tile_size}.")
+
+
+def receptive_radius(config: ModelConfig) -> int:
+    """LR pixels on each side that can influence one output pixel of the SRResNet generator.
+
+    A tiling whose overlap is at least twice this is exact: 9x9 head, two 3x3 convs per residual
+    block, the 3x3 body conv, one 3x3 conv per x2 upsampler (at growing resolution) and the 9x9 tail.
+    """
+    upsamplers = int(math.log2(config.scale))
+    radius = 4 + 2 * config.num_residual_blocks + 1
+    radius += sum(1 / 2 ** i for i in range(upsamplers)) + 4 / config.scale
+    return math.ceil(radius)
+
+
+def exact_tiling(config: ModelConfig, tile_size: int = DEFAULT_TILE_SIZE,
+                 tile_overlap: Optional[int] = None) -> TilingConfig:
+    """A tiling for `config`'s generator; the default overlap (twice the receptive radius) is exact."""
+    if tile_overlap is None:
+        tile_overlap = 2 * receptive_radius(config)
+        if tile_overlap >= tile_size:
+            raise ValueError(
+                f"--tile_size={tile_size} leaves no room for the {tile_overlap}-pixel overlap that makes "
+                "tiles exact for this generator; use a larger --tile_size or set --tile_overlap.")
+    return TilingConfig(tile_size, tile_overlap)
+
+
+def _axis_plan(length: tf.Tensor, tile_size: int, tile_overlap: int):
+    """Window size, window starts and kept spans along one axis of `length` pixels.
+
+    Windows advance by `tile_size - tile_overlap`; the last one is moved back to end at the border, so
+    all windows have the same size. Window i keeps `[cuts[i], cuts[i + 1])`, cutting every overlap in
+    its middle.
+    """
+    window = tf.minimum(length, tile_size)
+    stride = tile_size - tile_overlap
+    count = 1 + tf.maximum(0, (length - window + stride - 1) // stride)
+    starts = tf.minimum(tf.range(count) * stride, length - window)
+    middles = (starts[1:] + starts[:-1] + window) // 2
+    cuts = tf.concat([[0], middles, [length]], axis=0)
+    return window, starts, cuts
+
+
+def upscale_in_tiles(upscale_window, image: tf.Tensor, scale: int, tiling: TilingConfig,
+                     output_dtype: tf.DType) -> tf.Tensor:
+    """Applies `upscale_window` (`[h, w, 3]` -> `[scale*h, scale*w, 3]`) to `image` `[H, W, 3]` tile by tile.
+
+    Returns the `[scale*H, scale*W, 3]` result assembled from the tiles' kept spans. An image no larger
+    than one tile is a single window, i.e. plain untiled inference.
+    """
+    shape = tf.shape(image)
+    window_h, starts_y, cuts_y = _axis_plan(shape[0], tiling.tile_size, tiling.tile_overlap)
+    window_w, starts_x, cuts_x = _axis_plan(shape[1], tiling.tile_size, tiling.tile_overlap)
+    rows = tf.TensorArray(output_dtype, size=tf.size(starts_y), infer_shape=False)
+    for i in tf.range(tf.size(starts_y)):
+        y = starts_y[i]
+        # Pieces of a row are stacked along axis 0 transposed, so TensorArray.concat joins them along W.
+        row = tf.TensorArray(output_dtype, size=tf.size(starts_x), infer_shape=False)
+        for j in tf.range(tf.size(starts_x)):
+            x = starts_x[j]
+            upscaled = upscale_window(image[y:y + window_h, x:x + window_w])
+            kept = upscaled[(cuts_y[i] - y) * scale:(cuts_y[i + 1] - y) * scale,
+                            (cuts_x[j] - x) * scale:(cuts_x[j + 1] - x) * scale]
+            row = row.write(j, tf.transpose(kept, [1, 0, 2]))
+        rows = rows.write(i, tf.transpose(row.concat(), [1, 0, 2]))
+    result = rows.concat()
+    result.set_shape([None, None, 3])
+    return result
