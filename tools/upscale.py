@@ -1,0 +1,115 @@
+"""Upscales image files with an exported SavedModel or a training checkpoint, tile by tile.
+
+    python tools/upscale.py --model=exports/srgan --output_dir=upscaled photo.jpg holiday/
+
+--model is a SavedModel version directory, an export base directory (its highest version is used) or a
+training model directory / checkpoint prefix. Both kinds run the serving graph of `srgan_tf.serving`,
+so large images (e.g. 4000x3000) are upscaled in tiles with bounded memory. Each input gives
+`<output_dir>/<name>_sr.png`; grey inputs come out as RGB and an alpha channel is dropped.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+from srgan_tf.checkpoints import load_generator
+from srgan_tf.image_files import find_images, plan_outputs
+from srgan_tf.imaging import load_rgb, save_png
+from srgan_tf.progress import ProgressBar
+from srgan_tf.serving import DEFAULT_MAX_PIXELS, SuperResolutionModule
+from srgan_tf.tiling import DEFAULT_TILE_SIZE, exact_tiling
+
+# Pillow reads these locally; only the formats the serving graph decodes go over the wire.
+READABLE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
+SIGNATURE = "predict_pixels"
+
+
+def resolve_saved_model(path: str) -> Optional[str]:
+    """`path` if it is a SavedModel, its highest numeric version if it is an export base, else None."""
+    if tf.saved_model.contains_saved_model(path):
+        return path
+    if not os.path.isdir(path):
+        return None
+    versions = [int(name) for name in os.listdir(path)
+                if name.isdigit() and tf.saved_model.contains_saved_model(os.path.join(path, name))]
+    return os.path.join(path, str(max(versions))) if versions else None
+
+
+def load_upscaler(model: str, tile_size: int = DEFAULT_TILE_SIZE, tile_overlap: Optional[int] = None,
+                  max_pixels: int = DEFAULT_MAX_PIXELS) -> Tuple[Callable[[np.ndarray], np.ndarray], str]:
+    """A function from uint8 `[H, W, 3]` to the upscaled uint8 image, and a description of the model.
+
+    A SavedModel brings its own tiling and pixel limit; for a checkpoint they come from the arguments.
+    """
+    saved_model = resolve_saved_model(model)
+    if saved_model is not None:
+        module = tf.saved_model.load(saved_model)
+        description = f"SavedModel {saved_model}"
+    else:
+        generator, config, step = load_generator(model)
+        module = SuperResolutionModule(generator, config.scale, exact_tiling(config, tile_size, tile_overlap),
+                                       max_pixels)
+        description = f"checkpoint {model} (step {step}, x{config.scale})"
+
+    def upscale(image: np.ndarray) -> np.ndarray:
+        # Looked up on `module` at each call: a signature or tf.function method alone would not keep the
+        # module, and with it the variables, alive.
+        predict = module.signatures[SIGNATURE] if saved_model else module.predict_pixels
+        return predict(pixels=tf.constant(image[None]))["pixels"].numpy()[0]
+
+    return upscale, description
+
+
+def upscale_files(upscale: Callable[[np.ndarray], np.ndarray], outputs: Dict[str, str]) -> List[str]:
+    """Upscales each input to its planned output; returns one message per image that failed."""
+    failures = []
+    progress = ProgressBar(len(outputs), label="upscaling")
+    for image_path, output_path in outputs.items():
+        try:
+            save_png(output_path, upscale(load_rgb(image_path)))
+        except ValueError as error:  # unreadable file
+            failures.append(str(error))
+        except tf.errors.InvalidArgumentError as error:  # refused by the model, e.g. over its pixel limit
+            failures.append(f"{image_path}: {' '.join(error.message.split())}")
+        progress.advance()
+    progress.break_line()
+    return failures
+
+
+def main(argv):
+    f = flags.FLAGS
+    if len(argv) < 2:
+        raise app.UsageError("Name the image files or folders to upscale.")
+    outputs = plan_outputs(find_images(argv[1:], READABLE_EXTENSIONS), f.output_dir, overwrite=f.overwrite)
+    upscale, description = load_upscaler(f.model, f.tile_size, f.tile_overlap, f.max_pixels)
+    print(f"Upscaling {len(outputs)} image(s) with {description} into {f.output_dir}")
+    tiling_flags = ("tile_size", "tile_overlap", "max_pixels")
+    if resolve_saved_model(f.model) and any(f[name].present for name in tiling_flags):
+        print("Note: a SavedModel keeps the tiling and pixel limit it was exported with; flags ignored.")
+    failures = upscale_files(upscale, outputs)
+    for failure in failures:
+        print(f"FAILED {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _define_flags() -> None:
+    flags.DEFINE_string("model", None, "SavedModel (a version or the export base) or model dir / checkpoint.",
+                        required=True)
+    flags.DEFINE_string("output_dir", "upscaled", "Where to write <name>_sr.png for each input.")
+    flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
+    flags.DEFINE_integer("tile_size", DEFAULT_TILE_SIZE, "Checkpoints only: input pixels per tile side.",
+                         lower_bound=1)
+    flags.DEFINE_integer("tile_overlap", None, "Checkpoints only: pixels shared by neighbouring tiles "
+                         "(default: exact tiles).", lower_bound=0)
+    flags.DEFINE_integer("max_pixels", DEFAULT_MAX_PIXELS, "Checkpoints only: largest input, in pixels.",
+                         lower_bound=1)
+
+
+if __name__ == "__main__":
+    _define_flags()
+    app.run(main)
