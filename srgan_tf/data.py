@@ -1,8 +1,9 @@
 """tf.data input pipelines: random training patches with their bicubic LR, and whole images for evaluation.
 
-Training cuts `crops_per_image` patches from every decoded image (decoding a 2-megapixel photo costs tens of
-milliseconds, a crop almost nothing) and shuffles patches, not records, so crops of one image spread over
-many batches. With `DataConfig.seed` set, every random choice (file order, crops, symmetries, shuffling) is
+Training cuts `crops_per_image` patches from every decoded image (decoding a 2040x1400 photograph took about
+20 ms as JPEG and 100 ms as PNG on a 2-core CPU, cutting a patch about 0.2 ms) and shuffles patches, not
+records, so crops of one image spread over many batches: keep `shuffle_buffer` well above
+`crops_per_image` (16 times is comfortable). With `DataConfig.seed` set, every random choice (file order, crops, symmetries, shuffling) is
 seeded and every stage keeps its order, so two runs see the same batches.
 """
 from __future__ import annotations
@@ -82,7 +83,7 @@ def random_patches(image: tf.Tensor, size: int, count: int, seed: tf.Tensor) -> 
     """`count` random `size` x `size` crops of `image` [H, W, 3] (H, W >= size), each under a random symmetry.
 
     Crops are cut and turned one at a time: flipping or transposing a whole stack of uint8 patches and
-    selecting with `tf.where` cost about 1 ms per patch here, several times the rest of the pipeline's work.
+    selecting with `tf.where` cost about 1 ms per patch on a 2-core CPU, more than all the other work.
     """
     shape = tf.shape(image)
     top_seed, left_seed, symmetry_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))

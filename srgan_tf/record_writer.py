@@ -10,6 +10,7 @@ manifest is written last.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import functools
@@ -109,9 +110,13 @@ def _image_reader(num_workers: int, min_size: int) -> Iterator[Callable[[List[Im
         yield lambda files: map(read_one, files)
         return
     # "spawn", not "fork": forking a process that has loaded TensorFlow is unsafe, and spawned workers
-    # import only Pillow, NumPy and the TensorFlow-free modules they need.
-    with multiprocessing.get_context("spawn").Pool(num_workers) as pool:
-        yield lambda files: pool.imap(read_one, files, chunksize=max(1, min(16, len(files) // (8 * num_workers))))
+    # import only Pillow, NumPy and the TensorFlow-free modules they need. An executor, unlike a Pool,
+    # fails instead of waiting forever if a worker dies (a decoder crashing on a malicious file).
+    executor = concurrent.futures.ProcessPoolExecutor(num_workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield lambda files: executor.map(read_one, files, chunksize=max(1, min(16, len(files) // (8 * num_workers))))
+    finally:
+        executor.shutdown(cancel_futures=True)
 
 
 def _write_split(split: str, files: List[ImageFile], results: Iterable, output_dir: str, num_shards: int,

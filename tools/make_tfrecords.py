@@ -6,6 +6,7 @@
 Writes `{split}-00000-of-000NN.tfrecord` shards (`.tfrecord.gz` with --gzip) and `{split}.json` per split.
 """
 import os
+import signal
 import sys
 import time
 
@@ -28,8 +29,13 @@ flags.mark_flag_as_required("output_dir")
 FLAGS = flags.FLAGS
 
 
+def _exit(signum, frame):
+    raise SystemExit(128 + signum)
+
+
 def main(argv):
     del argv
+    signal.signal(signal.SIGTERM, _exit)  # `kill` then also removes temporary shards and stops the workers
     # Imported here, not at the top: worker processes are spawned and re-import this script, and they
     # should not each load TensorFlow, which the writer needs.
     from srgan_tf.record_writer import write_records
