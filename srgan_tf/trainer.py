@@ -68,6 +68,9 @@ class Trainer:
                 tracked.update(discriminator=self.discriminator, d_optimizer=self.d_optimizer)
                 if train_config.content_loss == "vgg":
                     self.vgg = build_vgg_features(model_config, seed=train_config.seed or 0)
+        # BatchNormalization's moving statistics: Keras updates each replica's copy from its own batch.
+        self._batch_norm_statistics = [w for name in ("generator", "discriminator") if name in tracked
+                                          for w in tracked[name].non_trainable_weights]
         self.checkpoint = tf.train.Checkpoint(**tracked)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, self._checkpoint_dir(), max_to_keep=train_config.keep_checkpoints,
@@ -178,7 +181,23 @@ class Trainer:
         self.g_optimizer.apply_gradients(zip(grads[0], self.generator.trainable_variables))
         if self.is_gan:
             self.d_optimizer.apply_gradients(zip(grads[1], self.discriminator.trainable_variables))
+        self._average_batch_norm_statistics()
         return metrics
+
+    def _average_batch_norm_statistics(self):
+        """Averages the BatchNorm moving statistics over all replicas (of all workers).
+
+        Keras updates each replica's copy from that replica's shard of the batch, so copies would drift
+        apart; averaged after every step they stay identical everywhere, and checkpoints hold statistics of
+        the whole global batch.
+        """
+        context = tf.distribute.get_replica_context()
+        if context.num_replicas_in_sync == 1:
+            return
+        averaged = context.all_reduce(tf.distribute.ReduceOp.MEAN,
+                                      [w.value for w in self._batch_norm_statistics])
+        for weight, value in zip(self._batch_norm_statistics, averaged):
+            weight.assign(value)
 
     @tf.function
     def train_loop(self, iterator, num_steps: tf.Tensor) -> Dict[str, tf.Tensor]:

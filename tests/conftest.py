@@ -35,3 +35,22 @@ def make_image():
 def set5_dir():
     assert os.path.isdir(SET5_DIR), f"Set5 benchmark images expected at {SET5_DIR} (beside the project root)"
     return os.path.abspath(SET5_DIR)
+
+
+@pytest.fixture(scope="session")
+def tiny_records(tmp_path_factory):
+    """Train and val TFRecords made by the library's own writer from a few small generated photos."""
+    from PIL import Image
+
+    from srgan_tf.record_writer import write_records
+
+    root = tmp_path_factory.mktemp("tiny_records")
+    patterns = {}
+    for split, count, seed in (("train", 6, 0), ("val", 2, 100)):
+        folder = root / f"{split}_images"
+        folder.mkdir()
+        for i in range(count):
+            Image.fromarray(smooth_image(48 + 8 * i, 56, seed=seed + i)).save(folder / f"img{i}.png")
+        write_records("folder", str(folder), str(root / split), num_shards=2)
+        patterns[split] = str(root / split / "train-*")
+    return patterns

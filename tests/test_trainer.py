@@ -1,0 +1,175 @@
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from srgan_tf import checkpoints, data, distribute
+from srgan_tf.config import DataConfig, ModelConfig, TrainConfig
+from srgan_tf.trainer import CheckpointMismatchError, Trainer, TrainingController
+
+DATA = DataConfig(hr_patch_size=16, batch_size=4, scale=4)
+MODEL = ModelConfig(num_residual_blocks=1, num_filters=8, hr_patch_size=16, discriminator_filters=4,
+                    vgg_layer="vgg22", vgg_weights="none")
+
+
+@pytest.fixture(scope="module")
+def two_replicas():
+    # One strategy per process, as in a real run: strategies made one after another in a process
+    # restart their collective keys, and collectives may then meet stale state of an earlier one.
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+@pytest.fixture
+def strategy(two_replicas):
+    yield two_replicas
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def make_trainer(strategy, model_dir, phase="pretrain", precision="float32", **overrides):
+    distribute.set_precision(precision)
+    config = TrainConfig(**{"model_dir": str(model_dir), "phase": phase, "jit_compile": False, "seed": 1,
+                            **overrides})
+    return Trainer(strategy, DATA, MODEL, config, precision=precision)
+
+
+def fixed_batches(strategy, seed=0):
+    """One fixed global batch, repeated: the same data every step."""
+    size = DATA.hr_patch_size
+    hr = tf.random.stateless_uniform([DATA.batch_size, size, size, 3], seed=[seed, 1])
+    lr = tf.image.resize(hr, [size // 4, size // 4], "bicubic", antialias=True)
+
+    def dataset_fn(context):
+        per_replica = context.get_per_replica_batch_size(DATA.batch_size)
+        return tf.data.Dataset.from_tensor_slices((lr, hr)).batch(per_replica).repeat()
+
+    return iter(strategy.distribute_datasets_from_function(dataset_fn))
+
+
+def run_steps(trainer, iterator, steps):
+    return {k: float(v) for k, v in trainer.train_loop(iterator, tf.constant(steps, tf.int64)).items()}
+
+
+@pytest.mark.parametrize("precision", ["float32", "mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("phase", ["pretrain", "gan"])
+def test_a_step_on_two_replicas_gives_finite_losses_and_identical_replicas(strategy, tmp_path, phase, precision):
+    trainer = make_trainer(strategy, tmp_path, phase, precision)
+    before = [w.numpy() for w in trainer.generator.trainable_weights]
+    metrics = run_steps(trainer, fixed_batches(strategy), 1)
+    assert int(trainer.step.numpy()) == 1
+    assert all(np.isfinite(v) for v in metrics.values()), metrics
+    changed = any(np.any(w.numpy() != b) for w, b in zip(trainer.generator.trainable_weights, before))
+    if precision == "mixed_float16":
+        # A float16 step whose scaled gradients overflow is skipped and the loss scale halved instead.
+        assert changed != (trainer.scalars()["loss_scale/g"] < 32768)
+    else:
+        assert changed
+    networks = [trainer.generator]
+    if phase == "gan":
+        assert {"adversarial_loss", "d_loss", "d_accuracy_real", "d_accuracy_fake"} <= set(metrics)
+        networks.append(trainer.discriminator)
+    for variable in (w for network in networks for w in network.weights):
+        first, second = (replica.numpy() for replica in variable.value.values)
+        np.testing.assert_array_equal(first, second, err_msg=variable.path)
+
+
+def test_pixel_loss_decreases_on_a_fixed_batch(strategy, tmp_path):
+    trainer = make_trainer(strategy, tmp_path, learning_rate=1e-3)
+    iterator = fixed_batches(strategy)
+    first = run_steps(trainer, iterator, 1)["g_loss"]
+    run_steps(trainer, iterator, 30)
+    last = run_steps(trainer, iterator, 1)["g_loss"]
+    assert last < 0.8 * first, (first, last)
+
+
+def test_xla_compiled_step_matches_its_plain_twin(strategy, tmp_path):
+    keras.utils.set_random_seed(3)
+    plain = make_trainer(strategy, tmp_path / "plain")
+    keras.utils.set_random_seed(3)
+    compiled = make_trainer(strategy, tmp_path / "xla", jit_compile=True)
+    a = run_steps(plain, fixed_batches(strategy), 2)["g_loss"]
+    b = run_steps(compiled, fixed_batches(strategy), 2)["g_loss"]
+    np.testing.assert_allclose(a, b, rtol=1e-4)
+
+
+def _state(trainer):
+    """Every variable a resumed run depends on, in a fixed order, with readable names."""
+    variables = (trainer.generator.weights + trainer.discriminator.weights + trainer.g_optimizer.variables
+                 + trainer.d_optimizer.variables)
+    return [(v.path, v.numpy()) for v in variables] + [("step", trainer.step.numpy())]
+
+
+def test_checkpoint_round_trip_restores_everything_exactly(strategy, tmp_path):
+    trainer = make_trainer(strategy, tmp_path, "gan", "mixed_float16")
+    run_steps(trainer, fixed_batches(strategy), 3)
+    trainer.save_checkpoint()
+    saved = _state(trainer)
+
+    restored = make_trainer(strategy, tmp_path, "gan", "mixed_float16")
+    assert "resumed" in restored.restore_or_initialize()
+    after = _state(restored)
+    assert len(after) == len(saved)
+    for (name, value), (_, restored_value) in zip(saved, after):
+        np.testing.assert_array_equal(restored_value, value, err_msg=name)
+    assert int(restored.step.numpy()) == 3
+    # The Adam slots and the loss scale are among what came back, and they are not trivial.
+    names = [name for name, _ in saved]
+    assert any("dynamic_scale" in n for n in names) and any("momentum" in n for n in names)
+    assert any(np.any(v != 0) for n, v in saved if "momentum" in n)
+
+
+def test_warm_start_loads_the_generator_only(strategy, tmp_path):
+    pretrain = make_trainer(strategy, tmp_path / "pre")
+    checkpoints.write_model_config(str(tmp_path / "pre"), MODEL)
+    run_steps(pretrain, fixed_batches(strategy), 2)
+    pretrain.save_checkpoint()
+
+    gan = make_trainer(strategy, tmp_path / "gan", "gan", init_checkpoint=str(tmp_path / "pre"))
+    assert "warm-started" in gan.restore_or_initialize()
+    for ours, theirs in zip(gan.generator.weights, pretrain.generator.weights):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert int(gan.step.numpy()) == 0
+    assert int(gan.g_optimizer.iterations.numpy()) == 0
+    assert all(not np.any(v.numpy()) for v in gan.g_optimizer.variables if "momentum" in v.path)
+
+
+def test_warm_start_from_other_networks_is_refused(strategy, tmp_path):
+    other = ModelConfig(**{**MODEL.__dict__, "num_filters": 8})
+    checkpoints.write_model_config(str(tmp_path / "pre"), other)
+    gan = make_trainer(strategy, tmp_path / "gan", "gan", init_checkpoint=str(tmp_path / "pre"))
+    with pytest.raises((FileNotFoundError, CheckpointMismatchError), match="--init_checkpoint"):
+        gan.restore_or_initialize()
+
+
+def test_resuming_a_pretrain_dir_as_gan_is_refused(strategy, tmp_path):
+    pretrain = make_trainer(strategy, tmp_path)
+    pretrain.save_checkpoint()
+    gan = make_trainer(strategy, tmp_path, "gan")
+    with pytest.raises(CheckpointMismatchError, match="does not match this run's phase"):
+        gan.restore_or_initialize()
+
+
+def _tags(event_dir):
+    tags = set()
+    for name in os.listdir(event_dir):
+        for event in tf.compat.v1.train.summary_iterator(os.path.join(event_dir, name)):
+            tags.update(value.tag for value in event.summary.value)
+    return tags
+
+
+def test_controller_logs_evaluates_and_checkpoints(strategy, tmp_path, tiny_records):
+    data_config = DataConfig(train_records=tiny_records["train"], val_records=tiny_records["val"],
+                             hr_patch_size=16, batch_size=4, scale=4, seed=0)
+    model_dir = tmp_path / "gan"
+    trainer = make_trainer(strategy, model_dir, "gan", train_steps=4, steps_per_loop=2, log_every=2,
+                           eval_every=4, checkpoint_every=4, num_eval_images=2)
+    train_data = strategy.distribute_datasets_from_function(data.train_dataset_fn(data_config))
+    eval_data = data.eval_dataset(data_config.val_records, 4, max_images=2)
+    TrainingController(trainer, train_data, eval_data).run()
+
+    assert tf.train.latest_checkpoint(str(model_dir)).endswith("ckpt-4")
+    assert {"g_loss", "content_loss", "adversarial_loss", "d_loss", "d_accuracy_real", "d_accuracy_fake",
+            "learning_rate/g", "learning_rate/d", "perf/step_time_s", "perf/hr_patches_per_s"} <= _tags(
+        model_dir / "train")
+    assert {"eval/psnr_y", "eval/ssim_y", "eval/nearest|bicubic|sr|hr"} <= _tags(model_dir / "eval")
