@@ -3,8 +3,8 @@
 Training cuts `crops_per_image` patches from every decoded image (decoding a 2040x1400 photograph took about
 20 ms as JPEG and 100 ms as PNG on a 2-core CPU, cutting a patch about 0.2 ms) and shuffles patches, not
 records, so crops of one image spread over many batches: keep `shuffle_buffer` well above
-`crops_per_image` (16 times is comfortable). With `DataConfig.seed` set, every random choice (file order, crops, symmetries, shuffling) is
-seeded and every stage keeps its order, so two runs see the same batches.
+`crops_per_image` (16 times is comfortable). With `DataConfig.seed` set, every random choice (file order,
+crops, symmetries, shuffling) is seeded and every stage keeps its order, so two runs see the same batches.
 """
 from __future__ import annotations
 
@@ -87,9 +87,13 @@ def random_patches(image: tf.Tensor, size: int, count: int, seed: tf.Tensor) -> 
     """
     shape = tf.shape(image)
     top_seed, left_seed, symmetry_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
-    top = tf.random.stateless_uniform([count], top_seed, minval=0, maxval=shape[0] - size + 1, dtype=tf.int32)
-    left = tf.random.stateless_uniform([count], left_seed, minval=0, maxval=shape[1] - size + 1, dtype=tf.int32)
-    symmetry = tf.random.stateless_uniform([count], symmetry_seed, minval=0, maxval=8, dtype=tf.int32)
+
+    def uniform(uniform_seed: tf.Tensor, limit) -> tf.Tensor:  # `count` integers in [0, limit)
+        return tf.random.stateless_uniform([count], uniform_seed, minval=0, maxval=limit, dtype=tf.int32)
+
+    top = uniform(top_seed, shape[0] - size + 1)
+    left = uniform(left_seed, shape[1] - size + 1)
+    symmetry = uniform(symmetry_seed, 8)
 
     def patch(choice: tf.Tensor) -> tf.Tensor:
         crop = tf.slice(image, [choice[0], choice[1], 0], [size, size, 3])
@@ -111,13 +115,14 @@ def _check_usable(files: List[str], patch: int, context: tf.distribute.InputCont
     small, total = count_smaller_than(files, patch)
     pipeline = f"input pipeline {context.input_pipeline_id + 1} of {context.num_input_pipelines}"
     logging.log(logging.WARNING if small else logging.INFO,
-                "Training records (%s, %d files): %d of %d images are smaller than the %dx%d patch and are skipped.",
+                "Training records (%s, %d files): %d of %d images are smaller than the %dx%d patch and are "
+                "skipped.",
                 pipeline, len(files), small, total, patch, patch)
     needed = context.num_input_pipelines if shard_examples else 1
     if total - small < needed:
-        raise ValueError(f"--train_records: {pipeline} needs at least {needed} image(s) of at least {patch}x{patch} "
-                         f"pixels, but its {len(files)} file(s) ({files[0]}, ...) hold {total - small} "
-                         f"(of {total}).")
+        raise ValueError(f"--train_records: {pipeline} needs at least {needed} image(s) of at least "
+                         f"{patch}x{patch} pixels, but its {len(files)} file(s) ({files[0]}, ...) hold "
+                         f"{total - small} (of {total}).")
 
 
 def train_dataset_fn(config: DataConfig) -> Callable[[tf.distribute.InputContext], tf.data.Dataset]:

@@ -85,7 +85,7 @@ class _ShardSet:
             writer.close()
 
     def commit(self) -> List[str]:
-        """Renames the non-empty shards into place, then removes the split's older shards; returns the names."""
+        """Renames the non-empty shards into place, then removes the split's older shards; returns names."""
         self._close()
         num_shards = min(self._count, len(self._writers))  # fewer images than shards: no empty shards
         names = [records.shard_name(self._split, i, num_shards, self._gzip) for i in range(num_shards)]
@@ -112,16 +112,18 @@ def _image_reader(num_workers: int, min_size: int) -> Iterator[Callable[[List[Im
     # "spawn", not "fork": forking a process that has loaded TensorFlow is unsafe, and spawned workers
     # import only Pillow, NumPy and the TensorFlow-free modules they need. An executor, unlike a Pool,
     # fails instead of waiting forever if a worker dies (a decoder crashing on a malicious file).
-    executor = concurrent.futures.ProcessPoolExecutor(num_workers, mp_context=multiprocessing.get_context("spawn"))
+    spawn = multiprocessing.get_context("spawn")
+    executor = concurrent.futures.ProcessPoolExecutor(num_workers, mp_context=spawn)
     try:
-        yield lambda files: executor.map(read_one, files, chunksize=max(1, min(16, len(files) // (8 * num_workers))))
+        yield lambda files: executor.map(read_one, files,
+                                         chunksize=max(1, min(16, len(files) // (8 * num_workers))))
     finally:
         executor.shutdown(cancel_futures=True)
 
 
 def _write_split(split: str, files: List[ImageFile], results: Iterable, output_dir: str, num_shards: int,
                  gzip: bool, stream: Optional[TextIO]) -> Tuple[List[str], _SplitStats]:
-    """Writes one split's shards; returns (shard names, stats). Nothing changes on disk if no image is usable."""
+    """Writes one split's shards; returns (shard names, stats). Changes nothing if no image is usable."""
     stats = _SplitStats()
     progress = ProgressBar(len(files), label=split, stream=stream)
     shards = _ShardSet(output_dir, split, num_shards, gzip)
@@ -175,6 +177,7 @@ def write_records(source: str, input_dir: str, output_dir: str, num_shards: int 
                 **dataclasses.asdict(stats),
                 "num_skipped": len(stats.skipped),
             }
-            write_text_atomic(os.path.join(output_dir, manifest_name(split)), json.dumps(manifest, indent=2) + "\n")
+            write_text_atomic(os.path.join(output_dir, manifest_name(split)),
+                              json.dumps(manifest, indent=2) + "\n")
             manifests[split] = manifest
     return manifests

@@ -86,8 +86,8 @@ def celeba_source(input_dir: str) -> Splits:
 
 def div2k_source(input_dir: str) -> Splits:
     """DIV2K high-resolution images: `DIV2K_train_HR/` is train, `DIV2K_valid_HR/` is val."""
-    return {split: walk_files(_require_dir(os.path.join(input_dir, folder),
-                                           "DIV2K folder (for a single folder use --source=folder)"), input_dir)
+    what = "DIV2K folder (for a single folder use --source=folder)"
+    return {split: walk_files(_require_dir(os.path.join(input_dir, folder), what), input_dir)
             for split, folder in DIV2K_FOLDERS.items()}
 
 
@@ -117,5 +117,6 @@ def list_source(source: str, input_dir: str) -> Splits:
     splits = SOURCES[source](input_dir)
     for split, files in splits.items():
         if not files:
-            raise SourceError(f"No files found for split {split!r} of --source={source} in {input_dir or '(none)'}.")
+            raise SourceError(f"No files found for split {split!r} of --source={source} in "
+                              f"{input_dir or '(none)'}.")
     return splits

@@ -54,18 +54,19 @@ def take(dataset, count):
 
 def test_training_batches_are_symmetric_crops_with_their_bicubic_lr(tmp_path, make_image):
     images = [make_image(48, 56, seed=s) for s in range(3)]
-    config = DataConfig(train_records=write_shards(tmp_path, [images[:2], images[2:]]), scale=4, hr_patch_size=32,
-                        batch_size=8, crops_per_image=4, shuffle_buffer=16, seed=7)
+    config = DataConfig(train_records=write_shards(tmp_path, [images[:2], images[2:]]), scale=4,
+                        hr_patch_size=32, batch_size=8, crops_per_image=4, shuffle_buffer=16, seed=7)
     dataset = data.train_dataset_fn(config)(tf.distribute.InputContext())
     assert [s.shape.as_list() for s in dataset.element_spec] == [[8, 8, 8, 3], [8, 32, 32, 3]]
-    crops = {image[y:y + 32, x:x + 32].tobytes() for image in images for y in range(48 - 31) for x in range(56 - 31)}
+    crops = {image[y:y + 32, x:x + 32].tobytes()
+             for image in images for y in range(48 - 31) for x in range(56 - 31)}
     seen = set()
     for lr, hr in take(dataset, 8):
         assert lr.dtype == hr.dtype == np.float32
         assert 0.0 <= hr.min() and hr.max() <= 1.0 and 0.0 <= lr.min() and lr.max() <= 1.0
         np.testing.assert_allclose(lr, imaging.bicubic_downscale(hr, 4).numpy(), atol=1e-6)
         for patch in np.round(hr * 255).astype(np.uint8):
-            found = [sym for sym, p in symmetries(patch).items() if np.ascontiguousarray(p).tobytes() in crops]
+            found = [s for s, p in symmetries(patch).items() if np.ascontiguousarray(p).tobytes() in crops]
             assert found, "a patch is not a flipped/rotated crop of any image"
             seen.add(found[0])
     assert len(seen) == 8, f"only these symmetries occurred in 64 patches: {sorted(seen)}"
@@ -77,7 +78,8 @@ def test_a_seed_makes_the_pipeline_repeatable(tmp_path, make_image):
     def batches(seed):
         config = DataConfig(train_records=pattern, scale=2, hr_patch_size=16, batch_size=4, crops_per_image=2,
                             seed=seed)
-        return np.stack([hr for _, hr in take(data.train_dataset_fn(config)(tf.distribute.InputContext()), 5)])
+        dataset = data.train_dataset_fn(config)(tf.distribute.InputContext())
+        return np.stack([hr for _, hr in take(dataset, 5)])
 
     first = batches(3)
     np.testing.assert_array_equal(first, batches(3))
@@ -94,15 +96,16 @@ def test_images_smaller_than_the_patch_are_skipped_and_counted(tmp_path):
            for i in colour_ids(hr)}
     assert ids == {10, 40, 50}
     (tmp_path / "small").mkdir()
-    too_small = DataConfig(train_records=write_shards(tmp_path / "small", small_ones), scale=4, hr_patch_size=32,
-                           batch_size=4)
+    too_small = DataConfig(train_records=write_shards(tmp_path / "small", small_ones), scale=4,
+                           hr_patch_size=32, batch_size=4)
     with pytest.raises(ValueError, match="--train_records: input pipeline 1 of 1 needs at least 1 image"):
         data.train_dataset_fn(too_small)(tf.distribute.InputContext())
 
 
 def test_missing_training_records_name_the_flag_and_pattern(tmp_path):
     pattern = str(tmp_path / "nothing-*.tfrecord")
-    with pytest.raises(FileNotFoundError, match=re.escape(f"--train_records='{pattern},{pattern}x' matches no files")):
+    message = f"--train_records='{pattern},{pattern}x' matches no files"
+    with pytest.raises(FileNotFoundError, match=re.escape(message)):
         data.train_dataset_fn(DataConfig(train_records=f"{pattern},{pattern}x"))
 
 
@@ -110,8 +113,10 @@ def test_gzip_and_plain_shards_are_read_together(tmp_path):
     write_shards(tmp_path, [[flat(10)], [flat(20)]], gzip=True)
     write_shards(tmp_path, [[flat(30)]])
     pattern = f"{tmp_path}/train-*.tfrecord.gz, {tmp_path}/train-*.tfrecord"
-    config = DataConfig(train_records=pattern, scale=2, hr_patch_size=8, batch_size=3, shuffle_buffer=1, seed=0)
-    ids = {i for _, hr in take(data.train_dataset_fn(config)(tf.distribute.InputContext()), 4) for i in colour_ids(hr)}
+    config = DataConfig(train_records=pattern, scale=2, hr_patch_size=8, batch_size=3, shuffle_buffer=1,
+                        seed=0)
+    dataset = data.train_dataset_fn(config)(tf.distribute.InputContext())
+    ids = {i for _, hr in take(dataset, 4) for i in colour_ids(hr)}
     assert ids == {10, 20, 30}
     assert sorted(int(e["hr"][0, 0, 0, 0] * 255) for e in data.eval_dataset(pattern, 2)) == [10, 20, 30]
 
@@ -148,7 +153,8 @@ def test_two_replicas_get_distinct_examples(tmp_path):
 def test_input_pipelines_read_disjoint_parts_of_the_data(tmp_path, num_files):
     images = [flat(10 + i) for i in range(8)]
     pattern = write_shards(tmp_path, [images[f::num_files] for f in range(num_files)])
-    config = DataConfig(train_records=pattern, scale=4, hr_patch_size=32, batch_size=4, shuffle_buffer=4, seed=2)
+    config = DataConfig(train_records=pattern, scale=4, hr_patch_size=32, batch_size=4, shuffle_buffer=4,
+                        seed=2)
     dataset_fn = data.train_dataset_fn(config)
     seen = []
     for pipeline in range(2):

@@ -108,8 +108,9 @@ def test_round_trip_keeps_8bit_rgb_png_and_jpeg_bytes_and_converts_the_rest(tmp_
     assert manifest["formats"] == {"png": 8, "jpeg": 1} and manifest["converted_to_png"] == 7
     sizes = [decoded(f).shape[:2] for f in examples.values()]
     assert manifest["total_pixels"] == sum(h * w for h, w in sizes)
-    assert (manifest["min_height"], manifest["max_height"]) == (min(h for h, _ in sizes), max(h for h, _ in sizes))
-    assert (manifest["min_width"], manifest["max_width"]) == (min(w for _, w in sizes), max(w for _, w in sizes))
+    heights, widths = zip(*sizes)
+    assert (manifest["min_height"], manifest["max_height"]) == (min(heights), max(heights))
+    assert (manifest["min_width"], manifest["max_width"]) == (min(widths), max(widths))
     assert manifest["shards"] == [records.shard_name("train", i, 3) for i in range(3)]
 
 
@@ -127,8 +128,9 @@ def test_bad_files_are_skipped_with_a_warning_each_and_listed_in_the_manifest(tm
     (src / "notes.png").write_text("not an image")
     os.symlink(str(src / "gone.png"), str(src / "dangling.png"))
     save(str(src / "small.png"), make_image(20, 40))
-    expected_reasons = {"dangling.png": "cannot read the file", "empty.png": "empty file", "half.png": "truncated", "no_end.png": "truncated",
-                        "half.jpg": "truncated", "notes.png": "not a PNG, JPEG, BMP or WebP image",
+    expected_reasons = {"dangling.png": "cannot read the file", "empty.png": "empty file",
+                        "half.png": "truncated", "no_end.png": "truncated", "half.jpg": "truncated",
+                        "notes.png": "not a PNG, JPEG, BMP or WebP image",
                         "small.png": "40x20 is smaller than the minimum size 24"}
 
     manifest = write_records("folder", str(src), out, num_shards=2, min_size=24)["train"]
@@ -191,7 +193,8 @@ def test_rewriting_a_split_replaces_it_cleanly(tmp_path, make_image):
     manifest = write_records("folder", str(tmp_path / "second"), out, num_shards=4, gzip=True)["train"]
 
     assert manifest["shards"] == [records.shard_name("train", i, 3, gzip=True) for i in range(3)]
-    assert sorted(os.listdir(out)) == sorted(manifest["shards"] + ["train.json", os.path.basename(other_split)])
+    expected_files = manifest["shards"] + ["train.json", os.path.basename(other_split)]
+    assert sorted(os.listdir(out)) == sorted(expected_files)  # no temporary files, no old shards
     assert sorted(read_split(out, "train")[1]) == ["new0.png", "new1.png", "new2.png"]
 
 

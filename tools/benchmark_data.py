@@ -1,8 +1,9 @@
-"""Measures the training input pipeline in 96x96 HR patches per second, on all cores and on one.
+"""Measures the training input pipeline in 96x96 HR patches per second and per CPU-second.
 
 Builds records from DIV2K-sized photographs (scikit-image's sample photos resized to 2040x1400, stored as
-PNG and as JPEG), then times `train_dataset_fn` for several `--crops_per_image`. A training step needs
-batch_size patches: the paper's SRResNet step on 2 CPU cores takes about 8 patches/s, a GAN step 1.6.
+PNG and as JPEG), then times `train_dataset_fn` for several `--crops_per_image`, in patches per second and
+per CPU-second (per busy core). For comparison, the paper's SRResNet training step consumes about 8 patches/s
+on 2 CPU cores, a GAN step 1.6.
 
   python tools/benchmark_data.py            # the full table (several minutes)
   python tools/benchmark_data.py --quick    # a smoke check
@@ -12,8 +13,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Tuple
 
-import numpy as np
 import tensorflow as tf
 from absl import app, flags
 from PIL import Image
@@ -21,12 +22,13 @@ from PIL import Image
 from srgan_tf import data, sources
 from srgan_tf.config import DataConfig
 
-flags.DEFINE_list("crops_per_image", ["1", "4", "16", "32", "64"], "Patches cut from each decoded image.")
+flags.DEFINE_list("crops_per_image", ["1", "4", "16", "32", "64", "128"],
+                  "Patches cut from each decoded image.")
 flags.DEFINE_list("formats", ["png", "jpeg"], "How the photographs are stored in the records.")
 flags.DEFINE_integer("batch_size", 16, "Patches per batch.")
 flags.DEFINE_integer("hr_patch_size", 96, "HR patch size.")
 flags.DEFINE_float("seconds", 20.0, "Timed seconds per measurement (after the shuffle buffer is full).")
-flags.DEFINE_string("work_dir", "", "Where images and records go (default: a temporary folder, removed after).")
+flags.DEFINE_string("work_dir", "", "Where images and records go (default: a temporary folder).")
 flags.DEFINE_bool("quick", False, "A smoke check: few crop counts, a small shuffle buffer, short timings.")
 FLAGS = flags.FLAGS
 
@@ -43,33 +45,34 @@ def make_records(work_dir: str, image_format: str) -> str:
             with Image.open(sample.path) as image:
                 resized = image.convert("RGB").resize(PHOTO_SIZE, Image.Resampling.BICUBIC)
             resized.info.pop("icc_profile", None)  # some samples' profiles make libpng warn at every decode
-            name = os.path.splitext(os.path.basename(sample.path))[0] + (".png" if image_format == "png" else ".jpg")
+            stem = os.path.splitext(os.path.basename(sample.path))[0]
+            name = stem + (".png" if image_format == "png" else ".jpg")
             resized.save(os.path.join(photos, name), quality=95)
     output_dir = os.path.join(work_dir, f"records_{image_format}")
     start = time.monotonic()
-    subprocess.run([sys.executable, TOOL, "--source=folder", f"--input_dir={photos}", f"--output_dir={output_dir}",
-                    "--num_shards=4", "--num_workers=2"], check=True, capture_output=True)
+    subprocess.run([sys.executable, TOOL, "--source=folder", f"--input_dir={photos}",
+                    f"--output_dir={output_dir}", "--num_shards=4", "--num_workers=2"],
+                   check=True, capture_output=True)
     size = sum(os.path.getsize(os.path.join(output_dir, f)) for f in os.listdir(output_dir)) / 1e6
     print(f"{image_format}: records of 9 photos at {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]}, {size:.0f} MB, "
           f"written in {time.monotonic() - start:.1f} s")
     return os.path.join(output_dir, "train-*")
 
 
-def patches_per_second(config: DataConfig, threads: int, seconds: float) -> float:
-    """Steady-state throughput: timed after the shuffle buffer has filled."""
-    dataset = data.train_dataset_fn(config)(tf.distribute.InputContext())
-    options = tf.data.Options()
-    if threads:
-        options.threading.private_threadpool_size = threads
-        options.threading.max_intra_op_parallelism = 1
-    batches = iter(dataset.with_options(options))
+def measure(config: DataConfig, seconds: float) -> Tuple[float, float]:
+    """Steady-state (patches per second, patches per CPU-second), timed after the shuffle buffer has filled.
+
+    CPU time counts every thread of this process, so the second figure is the throughput per busy core and
+    holds even when other jobs share the machine.
+    """
+    batches = iter(data.train_dataset_fn(config)(tf.distribute.InputContext()))
     for _ in range(config.shuffle_buffer // config.batch_size + 2):
         next(batches)
-    count, start = 0, time.monotonic()
+    count, start, cpu_start = 0, time.monotonic(), time.process_time()
     while time.monotonic() - start < seconds:
         next(batches)
         count += config.batch_size
-    return count / (time.monotonic() - start)
+    return count / (time.monotonic() - start), count / (time.process_time() - cpu_start)
 
 
 def load() -> str:
@@ -78,27 +81,30 @@ def load() -> str:
 
 def main(argv):
     del argv
+    sys.stdout.reconfigure(line_buffering=True)  # each figure shows as soon as it is measured
     crops = [1, 16] if FLAGS.quick else [int(c) for c in FLAGS.crops_per_image]
     seconds = 3.0 if FLAGS.quick else FLAGS.seconds
     shuffle_buffer = 64 if FLAGS.quick else DataConfig.shuffle_buffer
     with tempfile.TemporaryDirectory() as tmp:
         work_dir = FLAGS.work_dir or tmp
         patterns = {f: make_records(work_dir, f) for f in FLAGS.formats}
+        files = data.list_record_files(patterns[FLAGS.formats[0]])
         start = time.monotonic()
-        small, total = data.count_smaller_than(data.list_record_files(patterns[FLAGS.formats[0]]),
-                                               FLAGS.hr_patch_size)
-        print(f"start-up pass over the size features of {total} records: {time.monotonic() - start:.2f} s")
-        print(f"\nHR {FLAGS.hr_patch_size}x{FLAGS.hr_patch_size} patches/s, batch {FLAGS.batch_size}, shuffle buffer "
-              f"{shuffle_buffer}, {seconds:.0f} s per figure, {os.cpu_count()} cores; load average before: {load()}")
-        print(f"{'format':>6} {'crops/image':>11} {'all cores':>10} {'one core':>9}")
+        data.count_smaller_than(files, FLAGS.hr_patch_size)
+        megabytes = sum(os.path.getsize(f) for f in files) / 1e6
+        print(f"start-up pass over the size features: {megabytes:.0f} MB of records in "
+              f"{time.monotonic() - start:.2f} s")
+        print(f"\nHR {FLAGS.hr_patch_size}x{FLAGS.hr_patch_size} patches/s, batch {FLAGS.batch_size}, "
+              f"shuffle buffer {shuffle_buffer}, {seconds:.0f} s per figure, {os.cpu_count()} cores; "
+              f"load average before: {load()}")
+        print(f"{'format':>6} {'crops/image':>11} {'per second':>10} {'per CPU-second':>14}")
         for image_format, pattern in patterns.items():
             for crops_per_image in crops:
                 config = DataConfig(train_records=pattern, hr_patch_size=FLAGS.hr_patch_size,
                                     batch_size=FLAGS.batch_size, crops_per_image=crops_per_image,
                                     shuffle_buffer=shuffle_buffer)
-                every_core = patches_per_second(config, threads=0, seconds=seconds)
-                one_core = patches_per_second(config, threads=1, seconds=seconds)
-                print(f"{image_format:>6} {crops_per_image:>11} {every_core:>10.0f} {one_core:>9.0f}", flush=True)
+                per_second, per_cpu_second = measure(config, seconds)
+                print(f"{image_format:>6} {crops_per_image:>11} {per_second:>10.0f} {per_cpu_second:>14.0f}")
         print(f"load average after: {load()}")
         print("a training step consumes about 8 patches/s (SRResNet pretraining) or 1.6 (GAN) on 2 CPU cores")
 

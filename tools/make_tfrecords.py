@@ -20,8 +20,10 @@ flags.DEFINE_enum("source", "folder", sorted(SOURCES),
                   "photographs shipped with scikit-image (needs pip install 'srgan_tf[samples]').")
 flags.DEFINE_string("input_dir", "", "The source's folder (not used by --source=samples).")
 flags.DEFINE_string("output_dir", None, "Where shards and manifests go; a split already there is replaced.")
-flags.DEFINE_integer("num_shards", 16, "Shards per split (fewer if the split has fewer images).", lower_bound=1)
-flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Processes reading and checking images.", lower_bound=1)
+flags.DEFINE_integer("num_shards", 16, "Shards per split (fewer if the split has fewer images).",
+                     lower_bound=1)
+flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Processes reading and checking images.",
+                     lower_bound=1)
 flags.DEFINE_integer("min_size", 96, "Images whose shorter side is below this many pixels are skipped.",
                      lower_bound=0)
 flags.DEFINE_bool("gzip", False, "Write GZIP-compressed shards (.tfrecord.gz).")
@@ -42,12 +44,13 @@ def main(argv):
 
     start = time.monotonic()
     try:
-        manifests = write_records(FLAGS.source, FLAGS.input_dir, FLAGS.output_dir, num_shards=FLAGS.num_shards,
-                                  num_workers=FLAGS.num_workers, min_size=FLAGS.min_size, gzip=FLAGS.gzip)
+        manifests = write_records(FLAGS.source, FLAGS.input_dir, FLAGS.output_dir,
+                                  num_shards=FLAGS.num_shards, num_workers=FLAGS.num_workers,
+                                  min_size=FLAGS.min_size, gzip=FLAGS.gzip)
     except SourceError as error:
         sys.exit(f"make_tfrecords: {error}")
-    parts = [f"{m['split']} {m['num_examples']} images in {len(m['shards'])} shards ({m['num_skipped']} skipped)"
-             for m in manifests.values()]
+    parts = [f"{m['split']} {m['num_examples']} images in {len(m['shards'])} shards "
+             f"({m['num_skipped']} skipped)" for m in manifests.values()]
     print(f"Wrote {'; '.join(parts)} to {FLAGS.output_dir} in {time.monotonic() - start:.1f} s.")
 
 
