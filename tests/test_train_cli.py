@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 from absl import flags
 
+from conftest import summary_tags
 from srgan_tf import train
 
 TINY_FLAGS = [
@@ -52,14 +53,6 @@ def test_flags_become_frozen_configs(parse, tmp_path):
         train_config.phase = "pretrain"
 
 
-def _scalar_tags(event_dir):
-    tags = set()
-    for name in os.listdir(event_dir):
-        for event in tf.compat.v1.train.summary_iterator(os.path.join(event_dir, name)):
-            tags.update(value.tag for value in event.summary.value)
-    return tags
-
-
 def test_a_run_through_absl_with_a_flagfile(tmp_path, tiny_records):
     model_dir, export_dir = tmp_path / "run", tmp_path / "exports"
     flagfile = tmp_path / "tiny.flags"
@@ -77,5 +70,5 @@ def test_a_run_through_absl_with_a_flagfile(tmp_path, tiny_records):
     assert (model_dir / "model_config.json").exists()
     assert (export_dir / "4" / "saved_model.pb").exists()
     assert {"g_loss", "content_loss", "learning_rate/g", "perf/step_time_s",
-            "perf/hr_patches_per_s"} <= _scalar_tags(model_dir / "train")
-    assert {"eval/psnr_y", "eval/ssim_y", "eval/nearest|bicubic|sr|hr"} <= _scalar_tags(model_dir / "eval")
+            "perf/hr_patches_per_s"} <= summary_tags(model_dir / "train")
+    assert {"eval/psnr_y", "eval/ssim_y", "eval/nearest|bicubic|sr|hr"} <= summary_tags(model_dir / "eval")

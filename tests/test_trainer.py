@@ -1,10 +1,9 @@
-import os
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import summary_tags
 from srgan_tf import checkpoints, data, distribute
 from srgan_tf.config import DataConfig, ModelConfig, TrainConfig
 from srgan_tf.trainer import CheckpointMismatchError, Trainer, TrainingController
@@ -150,14 +149,6 @@ def test_resuming_a_pretrain_dir_as_gan_is_refused(strategy, tmp_path):
         gan.restore_or_initialize()
 
 
-def _tags(event_dir):
-    tags = set()
-    for name in os.listdir(event_dir):
-        for event in tf.compat.v1.train.summary_iterator(os.path.join(event_dir, name)):
-            tags.update(value.tag for value in event.summary.value)
-    return tags
-
-
 def test_controller_logs_evaluates_and_checkpoints(strategy, tmp_path, tiny_records):
     data_config = DataConfig(train_records=tiny_records["train"], val_records=tiny_records["val"],
                              hr_patch_size=16, batch_size=4, scale=4, seed=0)
@@ -170,6 +161,6 @@ def test_controller_logs_evaluates_and_checkpoints(strategy, tmp_path, tiny_reco
 
     assert tf.train.latest_checkpoint(str(model_dir)).endswith("ckpt-4")
     assert {"g_loss", "content_loss", "adversarial_loss", "d_loss", "d_accuracy_real", "d_accuracy_fake",
-            "learning_rate/g", "learning_rate/d", "perf/step_time_s", "perf/hr_patches_per_s"} <= _tags(
+            "learning_rate/g", "learning_rate/d", "perf/step_time_s", "perf/hr_patches_per_s"} <= summary_tags(
         model_dir / "train")
-    assert {"eval/psnr_y", "eval/ssim_y", "eval/nearest|bicubic|sr|hr"} <= _tags(model_dir / "eval")
+    assert {"eval/psnr_y", "eval/ssim_y", "eval/nearest|bicubic|sr|hr"} <= summary_tags(model_dir / "eval")
