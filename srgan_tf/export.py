@@ -25,7 +25,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 from srgan_tf.checkpoints import load_generator
 from srgan_tf.config import ModelConfig
 from srgan_tf.serving import DEFAULT_MAX_PIXELS, SuperResolutionModule
-from srgan_tf.tiling import DEFAULT_TILE_SIZE, exact_tiling
+from srgan_tf.tiling import DEFAULT_TILE_SIZE, tiling_for
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
@@ -63,7 +63,11 @@ def _check_absent(version_dir: str) -> None:
 
 
 def _publish(staging_dir: str, version_dir: str, overwrite: bool) -> None:
-    """Renames a complete export into place; with `overwrite`, the old version is removed only afterwards."""
+    """Renames a complete export into place.
+
+    With `overwrite`, the old version is moved aside first and deleted only once the new one is in place
+    (between the two renames a polling server may briefly see no such version).
+    """
     export_dir, version = os.path.split(version_dir)
     retired = None
     if not overwrite:
@@ -72,14 +76,26 @@ def _publish(staging_dir: str, version_dir: str, overwrite: bool) -> None:
         retired = tempfile.mkdtemp(dir=export_dir, prefix=f".old-{version}-")
         os.replace(version_dir, os.path.join(retired, version))
     try:
-        os.rename(staging_dir, version_dir)
-    except OSError as error:
+        os.rename(staging_dir, version_dir)  # fails if another writer published this version meanwhile
+    except OSError:
         if retired is not None:
             os.replace(os.path.join(retired, version), version_dir)
-        raise FileExistsError(f"could not publish {version_dir}: {error}") from error
+        raise
     finally:
         if retired is not None:
             shutil.rmtree(retired, ignore_errors=True)
+
+
+def _version_number(version) -> int:
+    """TF Serving only loads directories named by non-negative integers."""
+    try:
+        number = operator.index(version)
+    except TypeError:
+        number = -1
+    if number < 0:
+        raise ValueError(f"--version={version!r}: a version must be a non-negative integer "
+                         "(the name of TF Serving's version directory).")
+    return number
 
 
 def export_saved_model(generator: keras.Model, model_config: ModelConfig, export_dir: str, version: int, *,
@@ -92,15 +108,8 @@ def export_saved_model(generator: keras.Model, model_config: ModelConfig, export
     in tiles sharing `tile_overlap` pixels (default: exact for this generator); images over `max_pixels`
     input pixels are refused with INVALID_ARGUMENT.
     """
-    try:
-        valid = operator.index(version) >= 0
-    except TypeError:
-        valid = False
-    if not valid:
-        raise ValueError(f"--version={version!r}: a version must be a non-negative integer "
-                         "(the name of TF Serving's version directory).")
-    version = operator.index(version)
-    tiling = exact_tiling(model_config, tile_size, tile_overlap)
+    version = _version_number(version)
+    tiling = tiling_for(model_config, tile_size, tile_overlap)
     version_dir = os.path.join(export_dir, str(version))
     if not overwrite:
         _check_absent(version_dir)  # fail before the slow save; _publish checks again when renaming

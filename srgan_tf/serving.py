@@ -50,7 +50,7 @@ def _image_format(encoded: tf.Tensor):
     }
 
 
-def encoded_image_size(encoded: tf.Tensor, formats) -> tf.Tensor:
+def _encoded_image_size(encoded: tf.Tensor, formats) -> tf.Tensor:
     """`[height, width]` (int64) read from the file header, so huge images are refused before decoding."""
     header = _header(encoded)
 
@@ -125,7 +125,7 @@ class SuperResolutionModule(tf.Module):
         formats = _image_format(encoded)
         encoded = _after([tf.debugging.Assert(tf.reduce_any(tf.stack(list(formats.values()))), [_text(
             name, " is not a " + SUPPORTED_FORMATS + " image")])], encoded)
-        encoded = self._check_size(encoded, encoded_image_size(encoded, formats), name)
+        encoded = self._check_size(encoded, _encoded_image_size(encoded, formats), name)
         return decode_rgb(encoded)
 
     def _upscale(self, image: tf.Tensor) -> tf.Tensor:

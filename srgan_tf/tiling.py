@@ -47,8 +47,8 @@ def receptive_radius(config: ModelConfig) -> int:
     return math.ceil(radius)
 
 
-def exact_tiling(config: ModelConfig, tile_size: int = DEFAULT_TILE_SIZE,
-                 tile_overlap: Optional[int] = None) -> TilingConfig:
+def tiling_for(config: ModelConfig, tile_size: int = DEFAULT_TILE_SIZE,
+               tile_overlap: Optional[int] = None) -> TilingConfig:
     """A tiling for `config`'s generator; the default overlap (twice the receptive radius) is exact."""
     if tile_overlap is None:
         tile_overlap = 2 * receptive_radius(config)

@@ -10,7 +10,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
 from srgan_tf import export
-from srgan_tf.tiling import TilingConfig, exact_tiling, receptive_radius, upscale_in_tiles
+from srgan_tf.tiling import TilingConfig, receptive_radius, tiling_for, upscale_in_tiles
 from tiny_models import (MAX_PIXELS, STEP, TILE_OVERLAP, TILE_SIZE, TINY, encode, export_tiny, keras_upscale,
                          make_model_dir, run_like_tf_serving, saved_model_cli)
 
@@ -99,7 +99,7 @@ def test_tiles_with_receptive_field_overlap_equal_untiled_and_smaller_overlaps_d
     generator, pixels = model_dir[1], make_image(61, 75, seed=4)
     reference = keras_upscale(generator, pixels)
     assert 2 * receptive_radius(TINY) == TILE_OVERLAP
-    exact = tiled(generator, pixels, exact_tiling(TINY, tile_size=TILE_SIZE))
+    exact = tiled(generator, pixels, tiling_for(TINY, tile_size=TILE_SIZE))
     assert np.abs(exact - reference).max() < 1e-4
     seams = tiled(generator, pixels, TilingConfig(TILE_SIZE, 0))
     assert np.abs(seams - reference).max() > 1 / 255  # the comparison above can fail
@@ -121,6 +121,26 @@ def test_grey_and_rgba_inputs_come_out_rgb(loaded, make_image):
         png = loaded.signatures["serving_default"](image_bytes=tf.constant([encoded]))["image_bytes"][0]
         assert tf.io.decode_png(png).shape == (20, 24, 3), mode
         np.testing.assert_array_equal(tf.io.decode_png(png).numpy(), direct.numpy())
+
+
+def top_down_bmp(pixels: np.ndarray) -> bytes:
+    """A BMP whose rows are stored top to bottom (negative height in the header)."""
+    bmp = bytearray(encode(pixels, "BMP"))
+    height = int.from_bytes(bmp[22:26], "little", signed=True)
+    bmp[22:26] = (-height).to_bytes(4, "little", signed=True)
+    return bytes(bmp)
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "JPEG", "BMP", "GIF", "top-down BMP"])
+def test_each_format_is_sized_from_its_header_before_decoding(loaded, image_format, make_image):
+    def encoded(pixels):
+        return top_down_bmp(pixels) if image_format == "top-down BMP" else encode(pixels, image_format)
+
+    serve = loaded.signatures["serving_default"]
+    outputs = serve(image_bytes=tf.constant([encoded(make_image(7, 5))]))
+    assert (outputs["height"].numpy()[0], outputs["width"].numpy()[0]) == (14, 10)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape("image_bytes[0] is 101 x 100 = 10100")):
+        serve(image_bytes=tf.constant([encoded(make_image(101, 100))]))
 
 
 BAD_BYTES = {  # case: (the second image of a request, what the error must say)

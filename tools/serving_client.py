@@ -126,7 +126,11 @@ def main(argv):
     f = flags.FLAGS
     if len(argv) < 2:
         raise app.UsageError("Name the image files or folders to send.")
-    outputs = plan_outputs(find_images(argv[1:]), f.output_dir, overwrite=f.overwrite)
+    try:
+        outputs = plan_outputs(find_images(argv[1:]), f.output_dir, overwrite=f.overwrite)
+    except (FileNotFoundError, FileExistsError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if f.protocol == "rest":
         url = rest_url(f.server, f.model_name, f.model_version)
 

@@ -22,7 +22,7 @@ from srgan_tf.image_files import find_images, plan_outputs
 from srgan_tf.imaging import load_rgb, save_png
 from srgan_tf.progress import ProgressBar
 from srgan_tf.serving import DEFAULT_MAX_PIXELS, SuperResolutionModule
-from srgan_tf.tiling import DEFAULT_TILE_SIZE, exact_tiling
+from srgan_tf.tiling import DEFAULT_TILE_SIZE, tiling_for
 
 # Pillow reads these locally; only the formats the serving graph decodes go over the wire.
 READABLE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
@@ -52,7 +52,7 @@ def load_upscaler(model: str, tile_size: int = DEFAULT_TILE_SIZE, tile_overlap: 
         description = f"SavedModel {saved_model}"
     else:
         generator, config, step = load_generator(model)
-        module = SuperResolutionModule(generator, config.scale, exact_tiling(config, tile_size, tile_overlap),
+        module = SuperResolutionModule(generator, config.scale, tiling_for(config, tile_size, tile_overlap),
                                        max_pixels)
         description = f"checkpoint {model} (step {step}, x{config.scale})"
 
@@ -85,8 +85,13 @@ def main(argv):
     f = flags.FLAGS
     if len(argv) < 2:
         raise app.UsageError("Name the image files or folders to upscale.")
-    outputs = plan_outputs(find_images(argv[1:], READABLE_EXTENSIONS), f.output_dir, overwrite=f.overwrite)
-    upscale, description = load_upscaler(f.model, f.tile_size, f.tile_overlap, f.max_pixels)
+    try:
+        images = find_images(argv[1:], READABLE_EXTENSIONS)
+        outputs = plan_outputs(images, f.output_dir, overwrite=f.overwrite)
+        upscale, description = load_upscaler(f.model, f.tile_size, f.tile_overlap, f.max_pixels)
+    except (FileNotFoundError, FileExistsError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(f"Upscaling {len(outputs)} image(s) with {description} into {f.output_dir}")
     tiling_flags = ("tile_size", "tile_overlap", "max_pixels")
     if resolve_saved_model(f.model) and any(f[name].present for name in tiling_flags):
