@@ -96,7 +96,8 @@ def samples_source(input_dir: str = "") -> Splits:
     spec = importlib.util.find_spec("skimage")
     if spec is None or spec.origin is None:
         raise SourceError("--source=samples reads the photographs shipped with scikit-image, which is not "
-                          "installed: pip install 'srgan_tf[samples]' (or pip install scikit-image).")
+                          "installed: pip install '.[samples]' in the srgan_tf source tree, or "
+                          "pip install scikit-image.")
     data_dir = os.path.join(os.path.dirname(spec.origin), "data")
     return {split: [_image_file(data_dir, os.path.join(data_dir, name)) for name in names]
             for split, names in SAMPLE_SPLITS.items()}

@@ -17,7 +17,7 @@ from srgan_tf.sources import SOURCES, SourceError
 flags.DEFINE_enum("source", "folder", sorted(SOURCES),
                   "folder: any folder of images, searched recursively (all train); celeba: img_align_celeba/ "
                   "and list_eval_partition.txt; div2k: DIV2K_train_HR/ and DIV2K_valid_HR/; samples: the "
-                  "photographs shipped with scikit-image (needs pip install 'srgan_tf[samples]').")
+                  "photographs shipped with scikit-image (needs pip install '.[samples]').")
 flags.DEFINE_string("input_dir", "", "The source's folder (not used by --source=samples).")
 flags.DEFINE_string("output_dir", None, "Where shards and manifests go; a split already there is replaced.")
 flags.DEFINE_integer("num_shards", 16, "Shards per split (fewer if the split has fewer images).",
