@@ -25,6 +25,7 @@ def write_text_atomic(path: str, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; these are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -76,6 +76,7 @@ def save_png(path: str, pixels: np.ndarray) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             Image.fromarray(np.asarray(pixels, dtype=np.uint8)).save(f, format="PNG")
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; images are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
