@@ -9,6 +9,8 @@ REST: `POST http://HOST:PORT/v1/models/NAME[/versions/N]:predict` with
 `{"signature_name": ..., "instances": [{"image_bytes": {"b64": ...}}]}`; TF Serving answers
 `{"predictions": [{"image_bytes": {"b64": ...}, "height": H, "width": W}]}` (outputs whose name ends in
 `_bytes` come base64-encoded) or `{"error": "..."}`.
+
+The REST path uses only the standard library; TensorFlow (for the tensor protos) is imported only for gRPC.
 """
 from __future__ import annotations
 
