@@ -29,6 +29,7 @@ class DataConfig:
     crops_per_image: int = 1
     shuffle_buffer: int = 512
     seed: Optional[int] = None
+    skip_corrupt_records: bool = False  # else a corrupt shard stops the run, named
 
     def __post_init__(self):
         check_scale(self.scale)

@@ -8,18 +8,20 @@ crops, symmetries, shuffling) is seeded and every stage keeps its order, so two 
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from srgan_tf import imaging, records
+from srgan_tf import imaging, records, tf_errors
 from srgan_tf.config import DataConfig
 
 AUTOTUNE = tf.data.AUTOTUNE
 FILES_READ_AT_ONCE = 8  # shards each input pipeline interleaves
+FILES_NAMED = 4  # shards named in the log line saying what a pipeline reads
 _SIZE_FEATURES = {name: records.FEATURES[name] for name in ("image/height", "image/width")}
 
 
@@ -29,17 +31,35 @@ def list_record_files(patterns: str) -> List[str]:
     return sorted({path for pattern in globs for path in tf.io.gfile.glob(pattern)})
 
 
+class CorruptRecordsError(ValueError):
+    """A TFRecord shard that can't be read to its end: truncated, or failing its checksums."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageCount:
+    """The images in some shards, how many are too small for a patch, and the corrupt shards skipped."""
+
+    total: int
+    smaller: int
+    corrupt: Dict[str, str] = dataclasses.field(default_factory=dict)  # shard -> what is wrong, what is kept
+
+
 def _file_dataset(files: List[str]) -> tf.data.Dataset:
     """(path, compression) pairs: each shard is read with the compression its name implies."""
     return tf.data.Dataset.from_tensor_slices((files, [records.compression_of(f) for f in files]))
 
 
-def _read_file(path: tf.Tensor, compression: tf.Tensor) -> tf.data.Dataset:
-    return tf.data.TFRecordDataset(path, compression_type=compression)
+def _file_reader(skip_corrupt: bool) -> Callable[[tf.Tensor, tf.Tensor], tf.data.Dataset]:
+    """Reads a shard; with `skip_corrupt`, up to its first unreadable record, which ends it without error."""
+    def read(path: tf.Tensor, compression: tf.Tensor) -> tf.data.Dataset:
+        shard = tf.data.TFRecordDataset(path, compression_type=compression)
+        return shard.ignore_errors(log_warning=True) if skip_corrupt else shard
+
+    return read
 
 
-def _records_in_order(files: List[str]) -> tf.data.Dataset:
-    return _file_dataset(files).flat_map(_read_file)
+def _records_in_order(files: List[str], skip_corrupt: bool = False) -> tf.data.Dataset:
+    return _file_dataset(files).flat_map(_file_reader(skip_corrupt))
 
 
 def _at_least(size: int) -> Callable[[dict], tf.Tensor]:
@@ -47,24 +67,59 @@ def _at_least(size: int) -> Callable[[dict], tf.Tensor]:
     return lambda features: (features["image/height"] >= size) & (features["image/width"] >= size)
 
 
+def _count_sizes(serialized_records: tf.data.Dataset, size: int) -> Tuple[int, int]:
+    """(records, records smaller than size x size), reading only the size features."""
+    def count(serialized):
+        sizes = tf.io.parse_example(serialized, _SIZE_FEATURES)
+        small = (sizes["image/height"] < size) | (sizes["image/width"] < size)
+        return tf.stack([tf.size(small, out_type=tf.int64), tf.reduce_sum(tf.cast(small, tf.int64))])
+
+    counts = (serialized_records.batch(1024).map(count, AUTOTUNE)
+              .reduce(tf.zeros([2], tf.int64), lambda total, batch: total + batch))
+    total, small = counts.numpy().tolist()
+    return total, small
+
+
+def count_images(files: List[str], size: int, skip_corrupt: bool = False) -> ImageCount:
+    """Reads every record of `files` once (sizes only), so a corrupt shard shows before training starts.
+
+    A corrupt shard raises CorruptRecordsError naming it, or with `skip_corrupt` is cut at its first
+    unreadable record (records past it can't be located) and reported in `corrupt`.
+    """
+    try:
+        return ImageCount(*_count_sizes(_records_in_order(files), size))
+    except tf.errors.DataLossError:
+        pass  # one pass over all shards can't say which one: read them one by one
+    total = smaller = 0
+    corrupt = {}
+    for path in files:
+        shard = tf.data.TFRecordDataset(path, compression_type=records.compression_of(path))
+        try:
+            counts = _count_sizes(shard, size)
+        except tf.errors.DataLossError as error:
+            if not skip_corrupt:
+                raise CorruptRecordsError(
+                    f"TFRecord shard {path} is corrupt ({tf_errors.describe(error)}): rewrite it, or pass "
+                    f"--skip_corrupt_records to use its records before the damage and skip the rest."
+                ) from error
+            counts = _count_sizes(shard.ignore_errors(), size)
+            corrupt[path] = f"{tf_errors.describe(error)}; the {counts[0]} record(s) before it are used"
+        total, smaller = total + counts[0], smaller + counts[1]
+    return ImageCount(total, smaller, corrupt)
+
+
 def count_smaller_than(files: List[str], size: int) -> Tuple[int, int]:
     """(images smaller than size x size, all images) in `files`, reading only the size features."""
-    def count(sizes):
-        small = (sizes["image/height"] < size) | (sizes["image/width"] < size)
-        return tf.stack([tf.reduce_sum(tf.cast(small, tf.int64)), tf.size(small, out_type=tf.int64)])
-
-    counts = (_records_in_order(files).batch(1024)
-              .map(lambda serialized: count(tf.io.parse_example(serialized, _SIZE_FEATURES)), AUTOTUNE)
-              .reduce(tf.zeros([2], tf.int64), lambda total, batch: total + batch))
-    small, total = counts.numpy().tolist()
-    return small, total
+    count = count_images(files, size)
+    return count.smaller, count.total
 
 
-def _pipeline_seeds(seed: Optional[int], pipeline_id: int) -> Tuple[Optional[int], ...]:
-    """Independent seeds for file order, crops and patch shuffling; distinct per input pipeline."""
+def _pipeline_seeds(seed: Optional[int], pipeline_id: int, resume_step: int) -> Tuple[Optional[int], ...]:
+    """Independent seeds for file order, crops and patch shuffling; distinct per input pipeline and for
+    each step a run resumes at, so a resumed run does not see its first batches again."""
     if seed is None:
         return None, None, None
-    return tuple(int(s) for s in np.random.SeedSequence([seed, pipeline_id]).generate_state(3))
+    return tuple(int(s) for s in np.random.SeedSequence([seed, pipeline_id, resume_step]).generate_state(3))
 
 
 def _square_symmetry(patch: tf.Tensor, index: int) -> tf.Tensor:
@@ -110,27 +165,40 @@ def _shard_for_pipeline(files: List[str], context: tf.distribute.InputContext) -
     return files, True
 
 
-def _check_usable(files: List[str], patch: int, context: tf.distribute.InputContext, shard_examples: bool):
-    """Logs how many images are too small for a patch; fails rather than let a pipeline wait forever."""
-    small, total = count_smaller_than(files, patch)
+def _check_usable(files: List[str], patch: int, context: tf.distribute.InputContext, shard_examples: bool,
+                  skip_corrupt: bool):
+    """Logs the shards read and how many images are too small for a patch or lost to corruption; fails
+    rather than let a pipeline wait forever for a usable image."""
+    count = count_images(files, patch, skip_corrupt)
     pipeline = f"input pipeline {context.input_pipeline_id + 1} of {context.num_input_pipelines}"
-    logging.log(logging.WARNING if small else logging.INFO,
-                "Training records (%s, %d files): %d of %d images are smaller than the %dx%d patch and are "
-                "skipped.",
-                pipeline, len(files), small, total, patch, patch)
+    more = f", ... ({len(files)} in all)" if len(files) > FILES_NAMED else ""
+    shown = ", ".join(files[:FILES_NAMED]) + more
+    logging.info("Training records, %s: %s", pipeline, shown)
+    logging.log(logging.WARNING if count.smaller else logging.INFO,
+                "Training records (%s): %d of %d images are smaller than the %dx%d patch and are skipped.",
+                pipeline, count.smaller, count.total, patch, patch)
+    for path, what in count.corrupt.items():
+        logging.warning("Corrupt shard skipped from its first bad record (--skip_corrupt_records): %s: %s",
+                        path, what)
+    if count.corrupt:
+        logging.warning("Training records (%s): %d of %d shards are corrupt.", pipeline, len(count.corrupt),
+                        len(files))
+    usable = count.total - count.smaller
     needed = context.num_input_pipelines if shard_examples else 1
-    if total - small < needed:
+    if usable < needed:
         raise ValueError(f"--train_records: {pipeline} needs at least {needed} image(s) of at least "
                          f"{patch}x{patch} pixels, but its {len(files)} file(s) ({files[0]}, ...) hold "
-                         f"{total - small} (of {total}).")
+                         f"{usable} (of {count.total}).")
 
 
-def train_dataset_fn(config: DataConfig) -> Callable[[tf.distribute.InputContext], tf.data.Dataset]:
+def train_dataset_fn(config: DataConfig,
+                     resume_step: int = 0) -> Callable[[tf.distribute.InputContext], tf.data.Dataset]:
     """A dataset function for `strategy.distribute_datasets_from_function` (or call it with InputContext()).
 
     Each input pipeline reads its own shards (or, with fewer shards than pipelines, every n-th example) and
     yields endless per-replica batches (lr [b, p/s, p/s, 3], hr [b, p, p, 3]), float32 in [0, 1], where
-    lr = bicubic_downscale(hr) and p = config.hr_patch_size.
+    lr = bicubic_downscale(hr) and p = config.hr_patch_size. `resume_step` (the step a run resumes at) is
+    mixed into the seeds, so a seeded run that resumes does not repeat the batches it started with.
     """
     files = list_record_files(config.train_records)
     if not files:
@@ -146,8 +214,9 @@ def train_dataset_fn(config: DataConfig) -> Callable[[tf.distribute.InputContext
     def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
         batch_size = context.get_per_replica_batch_size(config.batch_size)
         my_files, shard_examples = _shard_for_pipeline(files, context)
-        _check_usable(my_files, patch, context, shard_examples)
-        files_seed, crops_seed, shuffle_seed = _pipeline_seeds(config.seed, context.input_pipeline_id)
+        _check_usable(my_files, patch, context, shard_examples, config.skip_corrupt_records)
+        files_seed, crops_seed, shuffle_seed = _pipeline_seeds(config.seed, context.input_pipeline_id,
+                                                               resume_step)
         # Sharding examples needs the same record order in every pipeline; a seed asks for it everywhere.
         ordered = shard_examples or config.seed is not None
 
@@ -155,7 +224,8 @@ def train_dataset_fn(config: DataConfig) -> Callable[[tf.distribute.InputContext
         if not shard_examples:
             shards = shards.shuffle(len(my_files), seed=files_seed, reshuffle_each_iteration=True)
         examples = (shards.repeat()
-                    .interleave(_read_file, cycle_length=min(len(my_files), FILES_READ_AT_ONCE),
+                    .interleave(_file_reader(config.skip_corrupt_records),
+                                cycle_length=min(len(my_files), FILES_READ_AT_ONCE),
                                 num_parallel_calls=AUTOTUNE, deterministic=ordered)
                     .map(records.parse_example, num_parallel_calls=AUTOTUNE, deterministic=ordered)
                     .filter(_at_least(patch)))
@@ -175,22 +245,26 @@ def train_dataset_fn(config: DataConfig) -> Callable[[tf.distribute.InputContext
     return dataset_fn
 
 
-def eval_dataset(pattern: str, scale: int, max_images: Optional[int] = None) -> tf.data.Dataset:
+def eval_dataset(pattern: str, scale: int, max_images: Optional[int] = None,
+                 skip_corrupt: bool = False) -> tf.data.Dataset:
     """Whole images in file order, batch 1: dict(key [1], hr [1, H, W, 3], lr [1, H/s, W/s, 3]), float32.
 
     hr is mod-cropped to a multiple of `scale`; lr = quantize(bicubic_downscale(hr)), rounded to 8 bits like
-    an LR image read from disk. Images smaller than `scale` pixels are left out.
+    an LR image read from disk. Images smaller than `scale` pixels are left out. Shards are checked for
+    corruption now, not at the first evaluation hours into training.
     """
     files = list_record_files(pattern)
     if not files:
         raise FileNotFoundError(f"No evaluation records match {pattern!r}.")
+    for path, what in count_images(files, scale, skip_corrupt).corrupt.items():
+        logging.warning("Corrupt evaluation shard skipped from its first bad record: %s: %s", path, what)
 
     def pair(features: dict) -> dict:
         hr = imaging.mod_crop(imaging.to_float(imaging.decode_rgb(features["image/encoded"])), scale)
         return {"key": features["image/key"], "hr": hr,
                 "lr": imaging.quantize(imaging.bicubic_downscale(hr, scale))}
 
-    images = _records_in_order(files).map(records.parse_example).filter(_at_least(scale))
+    images = _records_in_order(files, skip_corrupt).map(records.parse_example).filter(_at_least(scale))
     if max_images is not None:
         images = images.take(max_images)
     return images.map(pair, num_parallel_calls=AUTOTUNE).batch(1).prefetch(AUTOTUNE)

@@ -24,6 +24,9 @@ flags.DEFINE_integer("hr_patch_size", 96, "Side of the HR training crops; a mult
 flags.DEFINE_integer("batch_size", 16, "Global batch size, split over all replicas.")
 flags.DEFINE_integer("crops_per_image", 1, "Random crops taken from each decoded image.")
 flags.DEFINE_integer("shuffle_buffer", 512, "Examples in the shuffle buffer.")
+flags.DEFINE_bool("skip_corrupt_records", False,
+                  "Train on the records before the damage in a truncated or corrupt shard and skip the rest, "
+                  "with a warning; by default a corrupt shard stops the run before training, named.")
 # Networks.
 flags.DEFINE_integer("num_residual_blocks", 16, "Residual blocks in the generator.")
 flags.DEFINE_integer("num_filters", 64, "Filters in the generator's body.")
@@ -77,7 +80,8 @@ def configs_from_flags(flag_values=FLAGS):
     f = flag_values
     data_config = DataConfig(
         train_records=f.train_records, val_records=f.val_records, scale=f.scale, hr_patch_size=f.hr_patch_size,
-        batch_size=f.batch_size, crops_per_image=f.crops_per_image, shuffle_buffer=f.shuffle_buffer, seed=f.seed)
+        batch_size=f.batch_size, crops_per_image=f.crops_per_image, shuffle_buffer=f.shuffle_buffer,
+        seed=f.seed, skip_corrupt_records=f.skip_corrupt_records)
     model_config = ModelConfig(
         scale=f.scale, num_residual_blocks=f.num_residual_blocks, num_filters=f.num_filters,
         hr_patch_size=f.hr_patch_size, discriminator_filters=f.discriminator_filters, vgg_layer=f.vgg_layer,
