@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import Optional
 
 from srgan_tf import SUPPORTED_SCALES
@@ -112,6 +113,10 @@ class TrainConfig:
     precision: str = "auto"
     jit_compile: bool = True
     seed: Optional[int] = None
+    deterministic: bool = False  # deterministic ops, and the input position saved in checkpoints
+    nan_patience: int = 2  # log intervals of non-finite (or > max_loss) losses before a recovery
+    max_recoveries: int = 3  # restores of the last good checkpoint before giving up
+    max_loss: float = math.inf
 
     def __post_init__(self):
         for name, value, allowed in (("phase", self.phase, PHASES),
@@ -126,3 +131,14 @@ class TrainConfig:
                 raise ValueError(f"--{name}={getattr(self, name)} must be positive.")
         if not self.model_dir:
             raise ValueError("--model_dir is required.")
+        if self.nan_patience <= 0:
+            raise ValueError(f"--nan_patience={self.nan_patience} must be positive.")
+        if self.max_recoveries < 0:
+            raise ValueError(f"--max_recoveries={self.max_recoveries} must be >= 0.")
+        if not self.max_loss > 0:
+            raise ValueError(f"--max_loss={self.max_loss} must be positive.")
+        if self.deterministic and self.seed is None:
+            raise ValueError("--deterministic needs --seed: without one, weights and data order are random.")
+        if self.deterministic and self.strategy == "multi_worker":
+            raise ValueError("--deterministic runs on one host: with --strategy=multi_worker only the "
+                             "chief's input position could be saved.")

@@ -25,13 +25,16 @@ def split_cpu(num_replicas: int) -> None:
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
-    """`auto`: all local GPUs, else all (logical) CPUs, mirrored; `one_device`: the first GPU or the CPU."""
-    gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
-    cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+    """`auto`: all local GPUs, else all (logical) CPUs, mirrored; `one_device`: the first GPU or the CPU.
+
+    `multi_worker` must be made before anything initialises TensorFlow's devices, listing them included.
+    """
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
             raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable (see README).")
         return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
+    cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
     if name == "one_device":
         return tf.distribute.OneDeviceStrategy((gpus or cpus)[0])
     if name in ("auto", "mirrored"):

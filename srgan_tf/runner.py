@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Dict
 
 import keras
 import tensorflow as tf
 from absl import logging
 
-from srgan_tf import checkpoints, data, distribute
+from srgan_tf import checkpoints, data, distribute, tf_errors
 from srgan_tf.config import DataConfig, ModelConfig, TrainConfig
-from srgan_tf.trainer import Trainer, TrainingController
+from srgan_tf.resumable_input import ResumableInput
+from srgan_tf.trainer import Trainer, TrainingController, size_in_bytes
+
+MB = 1 << 20
 
 
 def check_model_config(model_dir: str, model_config: ModelConfig) -> None:
@@ -39,7 +43,48 @@ def check_writable(path: str, flag: str) -> None:
             f.write("ok")
         tf.io.gfile.remove(probe)
     except (tf.errors.OpError, OSError) as error:
-        raise PermissionError(f"--{flag}={path} is not writable: {error}") from error
+        raise OSError(f"--{flag}={path} is not writable: {tf_errors.describe(error)}") from error
+
+
+def check_free_space(path: str, needed_bytes: int, flag: str, what: str) -> None:
+    """Fails before any training if the disk under local `path` has less room than `what` needs.
+
+    Object stores (gs://, s3://) report no free space and are not checked.
+    """
+    if "://" in path:
+        return
+    free = shutil.disk_usage(path).free
+    if free < needed_bytes:
+        raise OSError(f"--{flag}={path} has {free / MB:.1f} MB free, but {what} needs about "
+                      f"{needed_bytes / MB:.1f} MB.")
+
+
+def check_disk_space(trainer: Trainer, train_config: TrainConfig) -> None:
+    """Room for the checkpoints still to come (one more than kept is written before the oldest is deleted)
+    and for the export."""
+    c = train_config
+    state = tf.train.get_checkpoint_state(c.model_dir)
+    present = len(state.all_model_checkpoint_paths) if state else 0
+    to_write, checkpoint = max(c.keep_checkpoints + 1 - present, 1), trainer.checkpoint_bytes()
+    check_free_space(c.model_dir, to_write * checkpoint, "model_dir",
+                     f"writing {to_write} more checkpoint(s) of about {checkpoint / MB:.1f} MB "
+                     f"(--keep_checkpoints={c.keep_checkpoints}, {present} present)")
+    if train_config.export_dir:
+        check_free_space(train_config.export_dir, size_in_bytes(trainer.generator.weights), "export_dir",
+                         "the exported generator")
+
+
+def _export(trainer: Trainer, model_config: ModelConfig, export_dir: str) -> str:
+    from srgan_tf import export
+
+    step = int(trainer.step.numpy())
+    try:
+        return export.export_saved_model(trainer.generator, model_config, export_dir, version=step,
+                                         overwrite=True)
+    except (tf.errors.OpError, OSError) as error:
+        raise OSError(f"--export_dir={export_dir}: the export failed ({tf_errors.describe(error)}). Training "
+                      f"is complete and checkpointed at step {step}: fix this and run the same command again "
+                      f"to export.") from error
 
 
 def run_training(data_config: DataConfig, model_config: ModelConfig, train_config: TrainConfig) -> Dict[str, float]:
@@ -47,10 +92,12 @@ def run_training(data_config: DataConfig, model_config: ModelConfig, train_confi
     _require_records(data_config.train_records, "train_records")
     if data_config.val_records:
         _require_records(data_config.val_records, "val_records")
+    strategy = distribute.make_strategy(train_config.strategy)  # first: MultiWorkerMirroredStrategy needs it
     if train_config.seed is not None:
         keras.utils.set_random_seed(train_config.seed)
+    if train_config.deterministic:
+        tf.config.experimental.enable_op_determinism()
     precision = distribute.set_precision(train_config.precision)
-    strategy = distribute.make_strategy(train_config.strategy)
     is_chief = distribute.is_chief(strategy)
     if is_chief:
         check_writable(train_config.model_dir, "model_dir")
@@ -58,22 +105,30 @@ def run_training(data_config: DataConfig, model_config: ModelConfig, train_confi
             check_writable(train_config.export_dir, "export_dir")
         check_model_config(train_config.model_dir, model_config)
         checkpoints.write_model_config(train_config.model_dir, model_config)
-    logging.info("%s phase: %d replica(s) with %s, precision %s, XLA %s", train_config.phase,
+    logging.info("%s phase: %d replica(s) with %s, precision %s, XLA %s%s", train_config.phase,
                  strategy.num_replicas_in_sync, type(strategy).__name__, precision,
-                 "on" if train_config.jit_compile else "off")
+                 "on" if train_config.jit_compile else "off",
+                 ", deterministic" if train_config.deterministic else "")
 
-    trainer = Trainer(strategy, data_config, model_config, train_config, precision=precision)
+    # A deterministic run checkpoints its input position, so its input must exist before the restore.
+    resumable_input = (ResumableInput(strategy, data.train_dataset_fn(data_config))
+                       if train_config.deterministic else None)
+    trainer = Trainer(strategy, data_config, model_config, train_config, precision=precision,
+                      input_state=resumable_input.iterator if resumable_input else None)
+    if is_chief:
+        check_disk_space(trainer, train_config)
     logging.info(trainer.restore_or_initialize())
-    train_dataset = strategy.distribute_datasets_from_function(data.train_dataset_fn(data_config))
+    train_input = resumable_input or strategy.distribute_datasets_from_function(
+        data.train_dataset_fn(data_config, resume_step=int(trainer.step.numpy())))
     eval_dataset = None
     if data_config.val_records:
         eval_dataset = data.eval_dataset(data_config.val_records, data_config.scale,
-                                         max_images=train_config.num_eval_images)
-    metrics = TrainingController(trainer, train_dataset, eval_dataset).run()
+                                         max_images=train_config.num_eval_images,
+                                         skip_corrupt=data_config.skip_corrupt_records)
+    metrics = TrainingController(trainer, train_input, eval_dataset).run()
+    logging.info("finished at step %d; generator weights fingerprint %s", int(trainer.step.numpy()),
+                 trainer.fingerprint())
 
     if train_config.export_dir and is_chief:
-        from srgan_tf import export
-        path = export.export_saved_model(trainer.generator, model_config, train_config.export_dir,
-                                         version=int(trainer.step.numpy()), overwrite=True)
-        logging.info("exported %s", path)
+        logging.info("exported %s", _export(trainer, model_config, train_config.export_dir))
     return metrics

@@ -6,6 +6,7 @@ those to the library.
 from __future__ import annotations
 
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -60,6 +61,16 @@ flags.DEFINE_integer("cpu_replicas", 1, "Split the CPU into this many logical de
 flags.DEFINE_enum("precision", "auto", PRECISIONS, "Numeric policy; auto: mixed_float16 on GPU, else float32.")
 flags.DEFINE_bool("jit_compile", True, "XLA-compile the per-replica forward/backward computation.")
 flags.DEFINE_integer("seed", None, "Seed for weights and data order; unset: nondeterministic.")
+# Reliability (RELIABILITY.md).
+flags.DEFINE_bool("deterministic", False,
+                  "Deterministic ops, and the input position saved in checkpoints: an interrupted and "
+                  "resumed run ends with exactly the weights of an uninterrupted one. Needs --seed; one host "
+                  "only.")
+flags.DEFINE_integer("nan_patience", 2,
+                     "Log intervals the losses may stay non-finite (or above --max_loss) before training rolls "
+                     "back to the last good checkpoint. Non-finite weights roll back at once.")
+flags.DEFINE_integer("max_recoveries", 3, "Roll-backs after which a diverging run stops with an error.")
+flags.DEFINE_float("max_loss", float("inf"), "A loss above this counts as diverged, like a non-finite one.")
 
 flags.mark_flags_as_required(["train_records", "model_dir"])
 flags.register_validator("scale", lambda v: v in SUPPORTED_SCALES,
@@ -69,7 +80,13 @@ flags.register_multi_flags_validator(
     message="--hr_patch_size must be a positive multiple of --scale.")
 flags.register_validator("batch_size", lambda v: v > 0, message="--batch_size must be positive.")
 flags.register_validator("cpu_replicas", lambda v: v >= 1, message="--cpu_replicas must be at least 1.")
-for _name in ("train_steps", "steps_per_loop", "checkpoint_every", "keep_checkpoints", "log_every", "eval_every"):
+flags.register_validator("max_recoveries", lambda v: v >= 0, message="--max_recoveries must be >= 0.")
+flags.register_validator("max_loss", lambda v: v > 0, message="--max_loss must be positive.")
+flags.register_multi_flags_validator(["deterministic", "seed"],
+                                     lambda f: not f["deterministic"] or f["seed"] is not None,
+                                     message="--deterministic needs --seed.")
+for _name in ("train_steps", "steps_per_loop", "checkpoint_every", "keep_checkpoints", "log_every",
+              "eval_every", "nan_patience"):
     flags.register_validator(_name, lambda v: v > 0, message=f"--{_name} must be positive.")
 
 
@@ -93,7 +110,8 @@ def configs_from_flags(flag_values=FLAGS):
         adversarial_weight=f.adversarial_weight, init_checkpoint=f.init_checkpoint,
         checkpoint_every=f.checkpoint_every, keep_checkpoints=f.keep_checkpoints, log_every=f.log_every,
         eval_every=f.eval_every, num_eval_images=f.num_eval_images, export_dir=f.export_dir, strategy=f.strategy,
-        precision=f.precision, jit_compile=f.jit_compile, seed=f.seed)
+        precision=f.precision, jit_compile=f.jit_compile, seed=f.seed, deterministic=f.deterministic,
+        nan_patience=f.nan_patience, max_recoveries=f.max_recoveries, max_loss=f.max_loss)
     return data_config, model_config, train_config
 
 
@@ -105,9 +123,13 @@ def main(argv):
     tf.get_logger().setLevel("WARNING")  # TensorFlow's own INFO lines would drown the progress lines
     from srgan_tf import distribute
     distribute.split_cpu(FLAGS.cpu_replicas)
-    from srgan_tf import runner
+    from srgan_tf import preemption, runner
     data_config, model_config, train_config = configs_from_flags()
-    runner.run_training(data_config, model_config, train_config)
+    try:
+        runner.run_training(data_config, model_config, train_config)
+    except preemption.TrainingInterrupted as stop:
+        logging.warning("%s", stop)
+        sys.exit(stop.exit_code)
 
 
 if __name__ == "__main__":

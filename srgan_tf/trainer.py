@@ -1,23 +1,27 @@
 """The training loop: per-replica steps, several steps per `tf.function` call, and the controller around it.
 
-The inner loop (`train_loop`) runs `steps_per_loop` steps in one traced call; the outer loop (`fit`)
-decides when to log, evaluate, checkpoint and export, as in tensorflow/models' orbit.
+The inner loop (`train_loop`) runs `steps_per_loop` steps in one traced call; the outer loop
+(`TrainingController`) decides when to log, evaluate and checkpoint, as in tensorflow/models' orbit, and
+what to do about signals and divergence (see RELIABILITY.md).
 Both phases share the loop: `pretrain` trains SRResNet alone with pixel MSE, `gan` adds the
 discriminator, the VGG content loss and the adversarial loss.
 """
 from __future__ import annotations
 
+import hashlib
+import math
 import os
 import shutil
 import time
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import keras
 import tensorflow as tf
 from absl import logging
 
-from srgan_tf import checkpoints, distribute, imaging, losses
+from srgan_tf import checkpoints, data, distribute, imaging, losses, preemption, tf_errors
 from srgan_tf.config import DataConfig, ModelConfig, TrainConfig
+from srgan_tf.divergence import DivergenceGuard, TrainingDivergedError
 from srgan_tf.models import build_discriminator, build_generator, build_vgg_features
 
 CHECKPOINT_NAME = "ckpt"
@@ -28,6 +32,26 @@ GAN_METRICS = ("g_loss", "content_loss", "adversarial_loss", "d_loss", "d_accura
 
 class CheckpointMismatchError(ValueError):
     """A checkpoint that does not belong to this run's networks or phase."""
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (disk full, permissions); the previous one is intact."""
+
+
+class WorkersDisagreeError(RuntimeError):
+    """Workers resumed from different checkpoints: their model directories are not the same storage."""
+
+
+def weights_fingerprint(weights: List[tf.Variable]) -> str:
+    """A short hash of the weights' values: equal on every worker of a run, and equal to the checkpoint's."""
+    digest = hashlib.sha256()
+    for weight in weights:
+        digest.update(weight.numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def size_in_bytes(variables) -> int:
+    return sum(math.prod(v.shape) * tf.as_dtype(v.dtype).size for v in variables)
 
 
 def _make_optimizer(learning_rate: float, decay_step: int, after_decay: float, beta1: float,
@@ -43,7 +67,9 @@ class Trainer:
     """Owns the networks, optimizers, checkpoints and summaries of one training run."""
 
     def __init__(self, strategy: tf.distribute.Strategy, data_config: DataConfig, model_config: ModelConfig,
-                 train_config: TrainConfig, precision: str = "float32"):
+                 train_config: TrainConfig, precision: str = "float32", input_state=None):
+        """`input_state`: a trackable input iterator to checkpoint with the rest, so resuming continues the
+        data exactly where the checkpoint was written."""
         self.strategy = strategy
         self.data_config = data_config
         self.model_config = model_config
@@ -52,6 +78,7 @@ class Trainer:
         self.loss_scaling = precision == "mixed_float16"
         self.is_chief = distribute.is_chief(strategy)
         self.global_batch_size = data_config.batch_size
+        self.resumed = False
 
         with strategy.scope():
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step",
@@ -68,9 +95,15 @@ class Trainer:
                 tracked.update(discriminator=self.discriminator, d_optimizer=self.d_optimizer)
                 if train_config.content_loss == "vgg":
                     self.vgg = build_vgg_features(model_config, seed=train_config.seed or 0)
+        self._networks = [tracked[name] for name in ("generator", "discriminator") if name in tracked]
         # BatchNormalization's moving statistics: Keras updates each replica's copy from its own batch.
-        self._batch_norm_statistics = [w for name in ("generator", "discriminator") if name in tracked
-                                          for w in tracked[name].non_trainable_weights]
+        self._batch_norm_statistics = [w for network in self._networks for w in network.non_trainable_weights]
+        self._state_variables = [v for network in self._networks for v in network.weights] + [
+            v for name in ("g_optimizer", "d_optimizer") if name in tracked for v in tracked[name].variables]
+        # Rolling back after divergence restores the training state but leaves the data going forward.
+        self._training_state = tf.train.Checkpoint(**tracked)
+        if input_state is not None:
+            tracked["data"] = input_state
         self.checkpoint = tf.train.Checkpoint(**tracked)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, self._checkpoint_dir(), max_to_keep=train_config.keep_checkpoints,
@@ -88,7 +121,7 @@ class Trainer:
         """Non-chief workers must take part in saving, but into a scratch folder that is then removed."""
         if self.is_chief:
             return self.config.model_dir
-        return os.path.join(self.config.model_dir, ".scratch", distribute.worker_id(self.strategy))
+        return os.path.join(self.config.model_dir, f".scratch_{distribute.worker_id(self.strategy)}")
 
     def restore_or_initialize(self) -> str:
         """Resumes from the latest checkpoint in model_dir, else warm-starts the generator if asked.
@@ -103,11 +136,33 @@ class Trainer:
             except AssertionError as error:
                 raise CheckpointMismatchError(
                     f"--model_dir={self.config.model_dir} holds {latest}, which does not match this run's "
-                    f"phase ({self.config.phase}) or networks; use a new --model_dir. ({error})") from error
-            return f"resumed from {latest} at step {int(self.step.numpy())}"
-        if self.config.init_checkpoint:
-            return self._warm_start(self.config.init_checkpoint)
-        return "initialised from scratch"
+                    f"phase ({self.config.phase}), networks or --deterministic; use a new --model_dir. "
+                    f"({error})") from error
+            status.expect_partial()  # an input position saved by a --deterministic run may go unused
+            self.resumed = True
+            what = f"resumed from {latest} at step {int(self.step.numpy())}"
+        elif self.config.init_checkpoint:
+            what = self._warm_start(self.config.init_checkpoint)
+        else:
+            what = "initialised from scratch"
+        self._check_workers_agree()
+        if self.is_chief:
+            self._remove_partial_checkpoints()
+        return what
+
+    def _check_workers_agree(self):
+        """Every worker must resume from the same checkpoint, or their weights silently differ."""
+        replicas, total, squares = self._step_moments().numpy()
+        if replicas * squares != total * total:  # equal only if every replica holds the same step
+            raise WorkersDisagreeError(
+                f"Workers resumed at different steps (this one at {int(self.step.numpy())}, their mean "
+                f"{total / replicas:g}): --model_dir={self.config.model_dir} must be storage every worker "
+                f"reads (a shared file system), not a local folder on each host.")
+
+    def _remove_partial_checkpoints(self):
+        """Removes the temporary folders of checkpoint writes that were killed or ran out of space."""
+        for path in tf.io.gfile.glob(os.path.join(self._checkpoint_dir(), f"{CHECKPOINT_NAME}-*_temp")):
+            tf.io.gfile.rmtree(path)
 
     def _warm_start(self, path: str) -> str:
         """Loads only the generator's weights from another run (a pretrain run, typically)."""
@@ -175,14 +230,38 @@ class Trainer:
 
     def _replica_step(self, batch):
         lr, hr = batch
+        trained = [(self.generator, self.g_optimizer)]
+        if self.is_gan:
+            trained.append((self.discriminator, self.d_optimizer))
+        # BatchNorm statistics read now, before the forward pass moves them.
+        statistics = [[w.value.read_value() for w in network.non_trainable_weights] if self.loss_scaling
+                      else None for network, _ in trained]
         # The forward/backward pass is XLA-compiled per replica; gradients are applied outside it, where
         # the optimizer all-reduces them across replicas.
         grads, metrics = self._gradients(lr, hr)
-        self.g_optimizer.apply_gradients(zip(grads[0], self.generator.trainable_variables))
-        if self.is_gan:
-            self.d_optimizer.apply_gradients(zip(grads[1], self.discriminator.trainable_variables))
+        for (network, optimizer), network_grads, before in zip(trained, grads, statistics):
+            if self.loss_scaling:
+                network_grads = self._skip_cleanly_everywhere(network, network_grads, before)
+            optimizer.apply_gradients(zip(network_grads, network.trainable_variables))
         self._average_batch_norm_statistics()
         return metrics
+
+    def _skip_cleanly_everywhere(self, network, grads, statistics_before):
+        """Makes a step that loss scaling skips leave no trace, on every replica.
+
+        LossScaleOptimizer (Keras 3.15) decides to skip from the first replica's local gradients: an
+        overflow on another replica would be all-reduced into the weights (seen here: NaN kernels after 3
+        float16 steps on 2 replicas). So an overflow anywhere is made visible everywhere. And the forward
+        pass has already moved the BatchNorm statistics, with NaN for a NaN batch: those are put back.
+        """
+        context = tf.distribute.get_replica_context()
+        overflowed = tf.logical_not(tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads]))
+        if context.num_replicas_in_sync > 1:
+            overflowed = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.cast(overflowed, tf.float32)) > 0
+        for weight, before in zip(network.non_trainable_weights, statistics_before):
+            weight.assign(tf.where(overflowed, before, weight.value))
+        poison = tf.where(overflowed, math.nan, 0.0)
+        return [g + tf.cast(poison, g.dtype) for g in grads]
 
     def _average_batch_norm_statistics(self):
         """Averages the BatchNorm moving statistics over all replicas (of all workers).
@@ -194,10 +273,42 @@ class Trainer:
         context = tf.distribute.get_replica_context()
         if context.num_replicas_in_sync == 1:
             return
+        # read_value() places the reads on this replica's device, which MultiWorkerMirroredStrategy needs.
         averaged = context.all_reduce(tf.distribute.ReduceOp.MEAN,
-                                      [w.value for w in self._batch_norm_statistics])
+                                      [w.value.read_value() for w in self._batch_norm_statistics])
         for weight, value in zip(self._batch_norm_statistics, averaged):
             weight.assign(value)
+
+    @tf.function
+    def _step_moments(self) -> tf.Tensor:
+        """Sums over all replicas of (1, step, step²), each replica reading its own copy of the step.
+        (A collective every worker must join; strategies reduce by SUM or MEAN only.)"""
+        def moments():
+            step = tf.cast(self.step.read_value(), tf.float64)
+            return tf.stack([tf.constant(1.0, tf.float64), step, step * step])
+
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, self.strategy.run(moments), axis=None)
+
+    @tf.function
+    def _count_over_replicas(self, flag: tf.Tensor) -> tf.Tensor:
+        """The replicas, of all workers, whose worker passed a true `flag`: a collective all must join."""
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM,
+                                    self.strategy.run(lambda: tf.cast(flag, tf.float64)), axis=None)
+
+    def any_worker(self, flag: bool) -> bool:
+        """Whether `flag` is set on some worker: lets every worker act on what one of them saw."""
+        return float(self._count_over_replicas(tf.constant(flag))) > 0
+
+    @tf.function
+    def weights_finite(self) -> tf.Tensor:
+        return tf.reduce_all([tf.reduce_all(tf.math.is_finite(w)) for n in self._networks for w in n.weights])
+
+    def fingerprint(self) -> str:
+        return weights_fingerprint(self.generator.weights)
+
+    def checkpoint_bytes(self) -> int:
+        """About the size of one checkpoint: the networks and the optimizers' slots."""
+        return size_in_bytes(self._state_variables)
 
     @tf.function
     def train_loop(self, iterator, num_steps: tf.Tensor) -> Dict[str, tf.Tensor]:
@@ -213,23 +324,50 @@ class Trainer:
     # --------------------------------------------------------------------------------- bookkeeping
 
     def scalars(self) -> Dict[str, float]:
-        """Learning rates and loss scales, read from the optimizers."""
+        """Learning rates and loss scales, read from the optimizers, and the steps loss scaling skipped."""
         values = {}
         optimizers = {"g": self.g_optimizer}
         if self.is_gan:
             optimizers["d"] = self.d_optimizer
+        step = int(self.step.numpy())
         for name, optimizer in optimizers.items():
             values[f"learning_rate/{name}"] = float(optimizer.learning_rate.numpy())
             if self.loss_scaling:
                 values[f"loss_scale/{name}"] = float(optimizer.dynamic_scale.numpy())
+                # The optimizer counts only the steps it applied; non-finite gradients skip a step.
+                values[f"reliability/skipped_steps/{name}"] = step - int(optimizer.iterations.numpy())
         return values
 
     def save_checkpoint(self) -> Optional[str]:
-        path = self.manager.save(checkpoint_number=self.step)
+        """Saves a checkpoint, unless the weights are not finite: the last one must stay good to roll back to.
+
+        Returns its path on the chief; other workers write into a scratch folder, then remove it.
+        """
+        step = int(self.step.numpy())
+        if not self.weights_finite():
+            logging.warning("step %d: weights are not finite; no checkpoint saved.", step)
+            return None
+        try:
+            path = self.manager.save(checkpoint_number=step)
+        except (tf.errors.OpError, OSError) as error:
+            self._remove_partial_checkpoints()
+            previous = tf.train.latest_checkpoint(self.config.model_dir)
+            raise CheckpointWriteError(
+                f"--model_dir={self.config.model_dir}: could not write the checkpoint of step {step}: "
+                f"{tf_errors.describe(error)}. The previous checkpoint, {previous}, is intact.") from error
         if not self.is_chief:
             shutil.rmtree(self._checkpoint_dir(), ignore_errors=True)
             return None
         return path
+
+    def roll_back(self) -> str:
+        """Restores the training state of the latest checkpoint, but not its input position."""
+        latest = tf.train.latest_checkpoint(self.config.model_dir)
+        if latest is None:
+            raise TrainingDivergedError(f"Training diverged and --model_dir={self.config.model_dir} holds no "
+                                        f"checkpoint to roll back to.")
+        self._training_state.restore(latest).expect_partial().assert_existing_objects_matched()
+        return latest
 
     @tf.function(reduce_retracing=True)
     def _super_resolve(self, lr):
@@ -266,14 +404,40 @@ def _comparison_grid(lr, sr, hr, scale: int, size: int) -> tf.Tensor:
     return tf.concat([tf.image.resize_with_crop_or_pad(p, size, size) for p in panels], axis=2)
 
 
+class _Interval:
+    """The loops run since the last log line: their metrics averaged over steps, and the time they took."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+        self.steps = 0
+        self._sums: Dict[str, float] = {}
+
+    def add(self, metrics: Dict[str, float], steps: int) -> None:
+        for name, value in metrics.items():
+            self._sums[name] = self._sums.get(name, 0.0) + value * steps
+        self.steps += steps
+
+    def means(self) -> Dict[str, float]:
+        return {name: total / self.steps for name, total in self._sums.items()}
+
+    def step_time(self) -> float:
+        return (time.perf_counter() - self.start) / max(self.steps, 1)
+
+
 class TrainingController:
-    """The outer loop: runs the trainer in chunks and decides when to log, evaluate, save and export."""
+    """The outer loop: runs the trainer in chunks and decides when to log, evaluate, save and stop.
+
+    Between chunks it also acts on SIGTERM/SIGINT (save, then raise preemption.TrainingInterrupted) and on
+    divergence (roll back to the last good checkpoint, see divergence.DivergenceGuard).
+    """
 
     def __init__(self, trainer: Trainer, train_dataset, eval_dataset: Optional[tf.data.Dataset] = None):
         self.trainer = trainer
         self.config = trainer.config
         self.iterator = iter(train_dataset)
         self.eval_dataset = eval_dataset
+        c = self.config
+        self.guard = DivergenceGuard(c.nan_patience, c.max_recoveries, c.max_loss)
         model_dir = self.config.model_dir
         if trainer.is_chief:
             self.train_writer = tf.summary.create_file_writer(os.path.join(model_dir, "train"))
@@ -290,37 +454,68 @@ class TrainingController:
         return min(candidates)
 
     def run(self) -> Dict[str, float]:
+        """Trains to `train_steps` and returns the last logged metrics."""
+        if not self.trainer.resumed:
+            self.trainer.save_checkpoint()  # something to roll back to before the first scheduled checkpoint
+        with preemption.StopRequests() as stop:
+            return self._run(stop)
+
+    def _run(self, stop: preemption.StopRequests) -> Dict[str, float]:
         trainer, c = self.trainer, self.config
         step = int(trainer.step.numpy())
         start_step, last_metrics = step, {}
-        interval_start, interval_step = time.perf_counter(), step
-        run_start = time.perf_counter()
+        interval, run_start = _Interval(), time.perf_counter()
         while step < c.train_steps:
-            stop = self._next_stop(step)
-            metrics = trainer.train_loop(self.iterator, tf.constant(stop - step, tf.int64))
-            metrics = {k: float(v) for k, v in metrics.items()}
+            steps = self._next_stop(step) - step
+            interval.add(self._train(steps), steps)
             step = int(trainer.step.numpy())
-            last_metrics = metrics
             if step % c.log_every == 0 or step == c.train_steps:
-                elapsed = time.perf_counter() - interval_start
-                steps_done = step - interval_step
-                self._log(step, metrics, elapsed, steps_done, run_start, start_step)
-                interval_start, interval_step = time.perf_counter(), step
+                last_metrics = interval.means()
+                self._log(step, last_metrics, interval.step_time(), run_start, start_step)
+                interval = _Interval()
+                if self._rolled_back(step, last_metrics):
+                    step = int(trainer.step.numpy())
+                    continue
             if self.eval_dataset is not None and (step % c.eval_every == 0 or step == c.train_steps):
                 self._evaluate(step)
-            if step % c.checkpoint_every == 0 or step == c.train_steps:
-                path = trainer.save_checkpoint()
-                if path:
-                    logging.info("step %d: saved %s", step, path)
+            # Every worker must stop at the same step, so all agree on whether any was signalled.
+            stopping = trainer.any_worker(stop.signum is not None)
+            checkpoint = None
+            if stopping or step % c.checkpoint_every == 0 or step == c.train_steps:
+                checkpoint = trainer.save_checkpoint()
+                if checkpoint:
+                    logging.info("step %d: saved %s", step, checkpoint)
+            if stopping:
+                raise preemption.TrainingInterrupted(stop.signum, step, checkpoint)
         return last_metrics
 
-    def _log(self, step, metrics, elapsed, steps_done, run_start, start_step):
+    def _train(self, steps: int) -> Dict[str, float]:
+        try:
+            metrics = self.trainer.train_loop(self.iterator, tf.constant(steps, tf.int64))
+        except tf.errors.DataLossError as error:
+            raise data.CorruptRecordsError(
+                f"A training shard became unreadable during training ({tf_errors.describe(error)}). Rerun: "
+                f"the start-up check names corrupt shards; or pass --skip_corrupt_records.") from error
+        return {name: float(value) for name, value in metrics.items()}
+
+    def _rolled_back(self, step: int, metrics: Dict[str, float]) -> bool:
+        """Rolls back to the last good checkpoint if the guard says training has diverged."""
+        reason = self.guard.reason_to_recover(metrics, bool(self.trainer.weights_finite()),
+                                              final=step == self.config.train_steps)
+        if reason is None:
+            return False
+        path = self.trainer.roll_back()
+        logging.warning("step %d: %s; rolled back to %s (recovery %d of at most %d).", step, reason, path,
+                        self.guard.recoveries, self.config.max_recoveries)
+        return True
+
+    def _log(self, step, metrics, step_time, run_start, start_step):
         trainer, c = self.trainer, self.config
-        step_time = elapsed / max(steps_done, 1)
         patches_per_s = trainer.global_batch_size / step_time
         with self.train_writer.as_default(step=step):
             for name, value in {**metrics, **trainer.scalars()}.items():
                 tf.summary.scalar(name, value)
+            tf.summary.scalar("reliability/recoveries", self.guard.recoveries)
             tf.summary.scalar("perf/step_time_s", step_time)
             tf.summary.scalar("perf/hr_patches_per_s", patches_per_s)
         self.train_writer.flush()

@@ -6,7 +6,8 @@ import tensorflow as tf
 from conftest import summary_tags
 from srgan_tf import checkpoints, data, distribute
 from srgan_tf.config import DataConfig, ModelConfig, TrainConfig
-from srgan_tf.trainer import CheckpointMismatchError, Trainer, TrainingController
+from srgan_tf.trainer import (CheckpointMismatchError, Trainer, TrainingController,
+                              WorkersDisagreeError)
 
 DATA = DataConfig(hr_patch_size=16, batch_size=4, scale=4)
 MODEL = ModelConfig(num_residual_blocks=1, num_filters=8, hr_patch_size=16, discriminator_filters=4,
@@ -71,6 +72,23 @@ def test_a_step_on_two_replicas_gives_finite_losses_and_identical_replicas(strat
     for variable in (w for network in networks for w in network.weights):
         first, second = (replica.numpy() for replica in variable.value.values)
         np.testing.assert_array_equal(first, second, err_msg=variable.path)
+
+
+def test_a_float16_overflow_on_one_replica_skips_the_step_on_every_replica(strategy, tmp_path):
+    trainer = make_trainer(strategy, tmp_path, precision="mixed_float16")
+    before = [w.numpy() for w in trainer.generator.weights]
+    size, per_replica = DATA.hr_patch_size, DATA.batch_size // 2
+    hr = tf.random.stateless_uniform([per_replica, size, size, 3], seed=[0, 1])
+    lr = tf.image.resize(hr, [size // 4, size // 4], "bicubic", antialias=True)
+    # Replicas take consecutive elements: one replica gets the finite batch, the other the NaN one.
+    batches = tf.data.Dataset.from_tensor_slices(([lr, lr + float("nan")], [hr, hr])).repeat()
+    run_steps(trainer, iter(strategy.distribute_datasets_from_function(lambda context: batches)), 1)
+
+    assert trainer.scalars()["reliability/skipped_steps/g"] == 1
+    assert trainer.scalars()["loss_scale/g"] == 32768 / 2
+    for weight, value in zip(trainer.generator.weights, before):  # BatchNorm statistics included
+        for replica in weight.value.values:
+            np.testing.assert_array_equal(replica.numpy(), value, err_msg=weight.path)
 
 
 def test_pixel_loss_decreases_on_a_fixed_batch(strategy, tmp_path):
@@ -164,3 +182,10 @@ def test_controller_logs_evaluates_and_checkpoints(strategy, tmp_path, tiny_reco
             "learning_rate/g", "learning_rate/d", "perf/step_time_s", "perf/hr_patches_per_s"} <= summary_tags(
         model_dir / "train")
     assert {"eval/psnr_y", "eval/ssim_y", "eval/nearest|bicubic|sr|hr"} <= summary_tags(model_dir / "eval")
+
+
+def test_replicas_holding_different_steps_refuse_to_train(strategy, tmp_path):
+    trainer = make_trainer(strategy, tmp_path)
+    trainer.step.values[1].assign(5)  # as a worker would that read another --model_dir than its peers
+    with pytest.raises(WorkersDisagreeError, match="different steps .* must be storage every worker reads"):
+        trainer.restore_or_initialize()
