@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-demo_output}"
-pretrain_steps="${PRETRAIN_STEPS:-1000}"
+pretrain_steps="${PRETRAIN_STEPS:-800}"
 gan_steps="${GAN_STEPS:-200}"
 export TF_CPP_MIN_LOG_LEVEL=2
 python=${PYTHON:-python}
