@@ -31,6 +31,7 @@ class DataConfig:
     shuffle_buffer: int = 512
     seed: Optional[int] = None
     skip_corrupt_records: bool = False  # else a corrupt shard stops the run, named
+    data_service: str = ""  # a tf.data service dispatcher ("grpc://host:port") to run the pipeline on
 
     def __post_init__(self):
         check_scale(self.scale)

@@ -232,17 +232,29 @@ def train_dataset_fn(config: DataConfig,
         if shard_examples:
             examples = examples.shard(context.num_input_pipelines, context.input_pipeline_id)
         crop_seeds = tf.data.Dataset.random(seed=crops_seed).batch(2, drop_remainder=True)
-        return (tf.data.Dataset.zip((examples, crop_seeds))
-                .map(lambda features, seed: random_patches(imaging.decode_rgb(features["image/encoded"]),
-                                                           patch, crops, seed),
-                     num_parallel_calls=AUTOTUNE, deterministic=ordered)
-                .unbatch()
-                .shuffle(config.shuffle_buffer, seed=shuffle_seed)
-                .batch(batch_size, drop_remainder=True)
-                .map(with_lr, num_parallel_calls=AUTOTUNE, deterministic=ordered)
-                .prefetch(AUTOTUNE))
+        batches = (tf.data.Dataset.zip((examples, crop_seeds))
+                   .map(lambda features, seed: random_patches(imaging.decode_rgb(features["image/encoded"]),
+                                                              patch, crops, seed),
+                        num_parallel_calls=AUTOTUNE, deterministic=ordered)
+                   .unbatch()
+                   .shuffle(config.shuffle_buffer, seed=shuffle_seed)
+                   .batch(batch_size, drop_remainder=True)
+                   .map(with_lr, num_parallel_calls=AUTOTUNE, deterministic=ordered))
+        if config.data_service:
+            batches = _on_data_service(batches, config.data_service, context)
+        return batches.prefetch(AUTOTUNE)
 
     return dataset_fn
+
+
+def _on_data_service(batches: tf.data.Dataset, dispatcher: str,
+                     context: tf.distribute.InputContext) -> tf.data.Dataset:
+    """Makes `batches` on the tf.data service's workers instead of this process: one job per input
+    pipeline, which every tf.data worker runs in full (its shards, its own random crops: the pipeline
+    must be unseeded), so adding workers adds throughput. The workers must read the --train_records paths."""
+    return batches.apply(tf.data.experimental.service.distribute(
+        processing_mode=tf.data.experimental.service.ShardingPolicy.OFF, service=dispatcher,
+        job_name=f"srgan_tf_input_pipeline_{context.input_pipeline_id}"))
 
 
 def eval_dataset(pattern: str, scale: int, max_images: Optional[int] = None,

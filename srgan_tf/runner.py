@@ -89,6 +89,10 @@ def _export(trainer: Trainer, model_config: ModelConfig, export_dir: str) -> str
 
 def run_training(data_config: DataConfig, model_config: ModelConfig, train_config: TrainConfig) -> Dict[str, float]:
     """Builds everything for one phase, resumes or warm-starts, trains, checkpoints and optionally exports."""
+    if data_config.data_service and (data_config.seed is not None or train_config.deterministic):
+        raise ValueError(f"--data_service={data_config.data_service} needs an unseeded input pipeline (a "
+                         f"seeded one makes the same batches on every tf.data worker), so not "
+                         f"--deterministic.")
     _require_records(data_config.train_records, "train_records")
     if data_config.val_records:
         _require_records(data_config.val_records, "val_records")

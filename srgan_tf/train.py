@@ -28,6 +28,10 @@ flags.DEFINE_integer("shuffle_buffer", 512, "Examples in the shuffle buffer.")
 flags.DEFINE_bool("skip_corrupt_records", False,
                   "Train on the records before the damage in a truncated or corrupt shard and skip the rest, "
                   "with a warning; by default a corrupt shard stops the run before training, named.")
+flags.DEFINE_string("data_service", "",
+                    "tf.data service dispatcher (grpc://host:port) whose workers run the input pipeline, for "
+                    "input-bound training. The pipeline is then unseeded (a seeded one would make the same "
+                    "batches on every tf.data worker): --seed seeds the networks only.")
 # Networks.
 flags.DEFINE_integer("num_residual_blocks", 16, "Residual blocks in the generator.")
 flags.DEFINE_integer("num_filters", 64, "Filters in the generator's body.")
@@ -98,7 +102,8 @@ def configs_from_flags(flag_values=FLAGS):
     data_config = DataConfig(
         train_records=f.train_records, val_records=f.val_records, scale=f.scale, hr_patch_size=f.hr_patch_size,
         batch_size=f.batch_size, crops_per_image=f.crops_per_image, shuffle_buffer=f.shuffle_buffer,
-        seed=f.seed, skip_corrupt_records=f.skip_corrupt_records)
+        seed=None if f.data_service else f.seed, skip_corrupt_records=f.skip_corrupt_records,
+        data_service=f.data_service)
     model_config = ModelConfig(
         scale=f.scale, num_residual_blocks=f.num_residual_blocks, num_filters=f.num_filters,
         hr_patch_size=f.hr_patch_size, discriminator_filters=f.discriminator_filters, vgg_layer=f.vgg_layer,
