@@ -7,30 +7,14 @@ and the global step under `step`, so tools can restore just those two from any p
 from __future__ import annotations
 
 import os
-import tempfile
 
 import tensorflow as tf
 
 from srgan_tf.config import ModelConfig
+from srgan_tf.files import write_text_atomic
 from srgan_tf.models import build_generator
 
 MODEL_CONFIG_FILE = "model_config.json"
-
-
-def write_text_atomic(path: str, text: str) -> None:
-    """Writes a small text file under a temporary name, then renames it into place."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tf.io.gfile.makedirs(directory)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; these are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def write_model_config(model_dir: str, config: ModelConfig) -> None:

@@ -9,7 +9,7 @@ import math
 import os
 from typing import Tuple
 
-from srgan_tf.checkpoints import write_text_atomic
+from srgan_tf.files import write_text_atomic
 from srgan_tf.evaluation import BenchmarkResult, EvalConfig, ImageResult
 
 

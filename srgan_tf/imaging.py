@@ -5,12 +5,11 @@ mod-cropped and how pixels are quantised, so every part of the library reproduce
 """
 from __future__ import annotations
 
-import os
-import tempfile
-
 import numpy as np
 import tensorflow as tf
 from PIL import Image
+
+from srgan_tf.files import atomic_write
 
 from srgan_tf.pil_images import pil_to_rgb_array  # noqa: F401  (part of this module's interface)
 
@@ -70,15 +69,5 @@ def load_rgb(path: str) -> np.ndarray:
 
 def save_png(path: str, pixels: np.ndarray) -> None:
     """Writes uint8 `[H, W, 3]` as PNG atomically: a reader never sees a half-written file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".png")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            Image.fromarray(np.asarray(pixels, dtype=np.uint8)).save(f, format="PNG")
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; images are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path, binary=True) as f:
+        Image.fromarray(np.asarray(pixels, dtype=np.uint8)).save(f, format="PNG")

@@ -25,7 +25,7 @@ import tensorflow as tf
 from absl import logging
 
 from srgan_tf import records
-from srgan_tf.checkpoints import write_text_atomic
+from srgan_tf.files import write_text_atomic
 from srgan_tf.progress import ProgressBar
 from srgan_tf.record_images import RecordImage, Skipped, read_record_image
 from srgan_tf.sources import ImageFile, SourceError, list_source

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-import os
 import sys
 import time
 import urllib.error
@@ -26,6 +25,7 @@ from typing import List, Optional, Sequence
 
 from absl import app, flags
 
+from srgan_tf.files import write_bytes_atomic
 from srgan_tf.image_files import find_images, plan_outputs
 
 SIGNATURE = "serving_default"
@@ -157,17 +157,9 @@ def main(argv):
                   file=sys.stderr)
             continue
         latency_ms = 1000 * (time.perf_counter() - start)
-        _write_atomic(output_path, prediction.png)
+        write_bytes_atomic(output_path, prediction.png)
         print(f"{image_path}: {latency_ms:.1f} ms -> {output_path} ({prediction.width}x{prediction.height})")
     return 1 if failures else 0
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "wb") as file:
-        file.write(data)
-    os.replace(temporary, path)
 
 
 def _define_flags() -> None:
