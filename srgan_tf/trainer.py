@@ -19,7 +19,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from srgan_tf import checkpoints, data, distribute, imaging, losses, preemption, tf_errors
+from srgan_tf import checkpoints, data, distribute, imaging, losses, metrics, preemption, tf_errors
 from srgan_tf.config import DataConfig, ModelConfig, TrainConfig
 from srgan_tf.divergence import DivergenceGuard, TrainingDivergedError
 from srgan_tf.models import build_discriminator, build_generator, build_vgg_features
@@ -378,8 +378,6 @@ class Trainer:
 
         The grid shows a central HR-sized crop as: LR upsampled nearest | bicubic | SR | HR.
         """
-        from srgan_tf import metrics  # imported here: the evaluation code is optional for training
-
         scale = self.model_config.scale
         psnrs, ssims, grids = [], [], []
         for example in dataset:
