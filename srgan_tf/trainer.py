@@ -403,23 +403,25 @@ def _comparison_grid(lr, sr, hr, scale: int, size: int) -> tf.Tensor:
 
 
 class _Interval:
-    """The loops run since the last log line: their metrics averaged over steps, and the time they took."""
+    """The loops run since the last log line: their metrics averaged over steps, and the time spent training
+    (evaluation and checkpoint writes left out, so step time and patches/s measure the training step)."""
 
     def __init__(self):
-        self.start = time.perf_counter()
+        self.seconds = 0.0
         self.steps = 0
         self._sums: Dict[str, float] = {}
 
-    def add(self, metrics: Dict[str, float], steps: int) -> None:
+    def add(self, metrics: Dict[str, float], steps: int, seconds: float) -> None:
         for name, value in metrics.items():
             self._sums[name] = self._sums.get(name, 0.0) + value * steps
         self.steps += steps
+        self.seconds += seconds
 
     def means(self) -> Dict[str, float]:
         return {name: total / self.steps for name, total in self._sums.items()}
 
     def step_time(self) -> float:
-        return (time.perf_counter() - self.start) / max(self.steps, 1)
+        return self.seconds / max(self.steps, 1)
 
 
 class TrainingController:
@@ -465,7 +467,9 @@ class TrainingController:
         interval, run_start = _Interval(), time.perf_counter()
         while step < c.train_steps:
             steps = self._next_stop(step) - step
-            interval.add(self._train(steps), steps)
+            started = time.perf_counter()
+            metrics = self._train(steps)
+            interval.add(metrics, steps, time.perf_counter() - started)
             step = int(trainer.step.numpy())
             if step % c.log_every == 0 or step == c.train_steps:
                 last_metrics = interval.means()
