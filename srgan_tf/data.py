@@ -108,12 +108,6 @@ def count_images(files: List[str], size: int, skip_corrupt: bool = False) -> Ima
     return ImageCount(total, smaller, corrupt)
 
 
-def count_smaller_than(files: List[str], size: int) -> Tuple[int, int]:
-    """(images smaller than size x size, all images) in `files`, reading only the size features."""
-    count = count_images(files, size)
-    return count.smaller, count.total
-
-
 def _pipeline_seeds(seed: Optional[int], pipeline_id: int, resume_step: int) -> Tuple[Optional[int], ...]:
     """Independent seeds for file order, crops and patch shuffling; distinct per input pipeline and for
     each step a run resumes at, so a resumed run does not see its first batches again."""

@@ -91,7 +91,8 @@ def test_images_smaller_than_the_patch_are_skipped_and_counted(tmp_path):
     small_ones = [[flat(60, 12)], [flat(70, 20)]]
     config = DataConfig(train_records=write_shards(tmp_path, shards), scale=4, hr_patch_size=32, batch_size=4,
                         shuffle_buffer=8, seed=1)
-    assert data.count_smaller_than(data.list_record_files(config.train_records), 32) == (2, 5)
+    count = data.count_images(data.list_record_files(config.train_records), 32)
+    assert (count.smaller, count.total) == (2, 5)
     ids = {i for _, hr in take(data.train_dataset_fn(config)(tf.distribute.InputContext()), 10)
            for i in colour_ids(hr)}
     assert ids == {10, 40, 50}

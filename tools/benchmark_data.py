@@ -90,7 +90,7 @@ def main(argv):
         patterns = {f: make_records(work_dir, f) for f in FLAGS.formats}
         files = data.list_record_files(patterns[FLAGS.formats[0]])
         start = time.monotonic()
-        data.count_smaller_than(files, FLAGS.hr_patch_size)
+        data.count_images(files, FLAGS.hr_patch_size)
         megabytes = sum(os.path.getsize(f) for f in files) / 1e6
         print(f"start-up pass over the size features: {megabytes:.0f} MB of records in "
               f"{time.monotonic() - start:.2f} s")
