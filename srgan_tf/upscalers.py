@@ -90,13 +90,16 @@ def from_saved_model(path: str, scale: int) -> Upscaler:
     return Upscaler(path, scale, run)
 
 
-def latest_version(export_dir: str) -> Optional[str]:
-    """The highest-numbered SavedModel in a TF Serving base directory (`export_dir/<version>/`), if any."""
-    if not os.path.isdir(export_dir):
+def resolve_saved_model(path: str) -> Optional[str]:
+    """`path` if it is a SavedModel, its highest numeric version if it is a TF Serving base directory
+    (`path/<version>/`), else None."""
+    if tf.saved_model.contains_saved_model(path):
+        return path
+    if not os.path.isdir(path):
         return None
-    versions = [int(name) for name in os.listdir(export_dir)
-                if name.isdigit() and tf.saved_model.contains_saved_model(os.path.join(export_dir, name))]
-    return os.path.join(export_dir, str(max(versions))) if versions else None
+    versions = [int(name) for name in os.listdir(path)
+                if name.isdigit() and tf.saved_model.contains_saved_model(os.path.join(path, name))]
+    return os.path.join(path, str(max(versions))) if versions else None
 
 
 def load_upscaler(model: str, scale: int) -> Upscaler:
@@ -104,7 +107,7 @@ def load_upscaler(model: str, scale: int) -> Upscaler:
     directory / checkpoint prefix."""
     if model == BICUBIC:
         return bicubic(scale)
-    saved_model = model if tf.saved_model.contains_saved_model(model) else latest_version(model)
+    saved_model = resolve_saved_model(model)
     if saved_model:
         return from_saved_model(saved_model, scale)
     if not (os.path.exists(model) or tf.io.gfile.exists(model + ".index")):

@@ -9,7 +9,6 @@ so large images (e.g. 4000x3000) are upscaled in tiles with bounded memory. Each
 """
 from __future__ import annotations
 
-import os
 import sys
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -23,21 +22,11 @@ from srgan_tf.imaging import load_rgb, save_png
 from srgan_tf.progress import ProgressBar
 from srgan_tf.serving import DEFAULT_MAX_PIXELS, SuperResolutionModule
 from srgan_tf.tiling import DEFAULT_TILE_SIZE, tiling_for
+from srgan_tf.upscalers import resolve_saved_model
 
 # Pillow reads these locally; only the formats the serving graph decodes go over the wire.
 READABLE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
 SIGNATURE = "predict_pixels"
-
-
-def resolve_saved_model(path: str) -> Optional[str]:
-    """`path` if it is a SavedModel, its highest numeric version if it is an export base, else None."""
-    if tf.saved_model.contains_saved_model(path):
-        return path
-    if not os.path.isdir(path):
-        return None
-    versions = [int(name) for name in os.listdir(path)
-                if name.isdigit() and tf.saved_model.contains_saved_model(os.path.join(path, name))]
-    return os.path.join(path, str(max(versions))) if versions else None
 
 
 def load_upscaler(model: str, tile_size: int = DEFAULT_TILE_SIZE, tile_overlap: Optional[int] = None,
