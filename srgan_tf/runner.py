@@ -79,7 +79,7 @@ def _export(trainer: Trainer, model_config: ModelConfig, export_dir: str) -> str
 
     step = int(trainer.step.numpy())
     try:
-        return export.export_saved_model(trainer.generator, model_config, export_dir, version=step,
+        return export.export_saved_model(trainer.eval_generator, model_config, export_dir, version=step,
                                          overwrite=True)
     except (tf.errors.OpError, OSError) as error:
         raise OSError(f"--export_dir={export_dir}: the export failed ({tf_errors.describe(error)}). Training "

@@ -111,6 +111,11 @@ class Trainer:
         self._gradients = tf.function(self._gan_gradients if self.is_gan else self._pretrain_gradients,
                                       jit_compile=train_config.jit_compile)
 
+    @property
+    def eval_generator(self) -> keras.Model:
+        """The generator that evaluation and export use."""
+        return self.generator
+
     # ----------------------------------------------------------------------------------------- set-up
 
     def _optimizer(self):
@@ -371,7 +376,7 @@ class Trainer:
 
     @tf.function(reduce_retracing=True)
     def _super_resolve(self, lr):
-        return self.generator(lr, training=False)
+        return self.eval_generator(lr, training=False)
 
     def evaluate(self, dataset: tf.data.Dataset, grid_size: int = 96):
         """PSNR/SSIM (Y channel, shave = scale) over `dataset` and a picture grid of each image.

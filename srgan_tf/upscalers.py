@@ -53,13 +53,18 @@ def from_checkpoint(path: str, scale: int) -> Upscaler:
     generator, config, step = checkpoints.load_generator(path)
     if config.scale != scale:
         raise ValueError(f"{path} holds a x{config.scale} generator, but the evaluation is at x{scale}.")
+    return from_generator(generator, scale, f"{path} (step {step})")
+
+
+def from_generator(generator, scale: int, name: str) -> Upscaler:
+    """A generator held in memory (during training, say), run untiled on the whole image."""
 
     # One trace for every image size.
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
     def predict(lr):
         return imaging.to_uint8(generator(imaging.to_float(lr), training=False))
 
-    return Upscaler(f"{path} (step {step})", scale, lambda lr: predict(lr[None]).numpy()[0])
+    return Upscaler(name, scale, lambda lr: predict(lr[None]).numpy()[0])
 
 
 def from_saved_model(path: str, scale: int) -> Upscaler:
