@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from srgan_tf import models
 from srgan_tf.config import ModelConfig
-from srgan_tf.layers import PixelShuffle
+from srgan_tf.layers import PixelShuffle, VggPreprocess
 
 TINY = dict(num_residual_blocks=2, num_filters=16, hr_patch_size=32, discriminator_filters=8, vgg_weights="none")
 
@@ -58,11 +58,23 @@ def test_pixel_shuffle_matches_depth_to_space():
     assert PixelShuffle(2).compute_output_shape((None, 3, None, 8)) == (None, 6, None, 2)
 
 
-@pytest.mark.parametrize("layer,channels,stride", [("vgg22", 128, 2), ("vgg54", 512, 16)])
-def test_vgg_features_come_from_the_named_layer_and_are_frozen(layer, channels, stride):
+@pytest.mark.parametrize("layer,keras_layer,channels,stride", [("vgg22", "block2_conv2", 128, 2),
+                                                                ("vgg54", "block5_conv4", 512, 16)])
+def test_vgg_features_come_from_the_named_layer_and_are_frozen(layer, keras_layer, channels, stride):
     vgg = models.build_vgg_features(ModelConfig(**{**TINY, "vgg_layer": layer}))
+    # The paper's VGG<i><j>: the j-th convolution (after its ReLU) before the i-th max-pooling of VGG19.
+    (vgg19,) = [inner for inner in vgg.layers if isinstance(inner, keras.Model)]
+    assert vgg19.layers[-1].name == keras_layer
+    assert vgg19.output.shape[-1] == channels
     assert vgg(tf.zeros([1, 32, 32, 3])).shape == (1, 32 // stride, 32 // stride, channels)
     assert not vgg.trainable_weights
+
+
+def test_vgg_preprocessing_is_keras_caffe_mode():
+    """RGB in [0, 1] becomes what VGG19's ImageNet weights expect: BGR in [0, 255] minus the channel means."""
+    rgb = np.random.default_rng(0).random((2, 5, 7, 3), dtype=np.float32)
+    expected = keras.applications.vgg19.preprocess_input(rgb * 255.0)
+    np.testing.assert_allclose(VggPreprocess()(rgb), expected, rtol=0, atol=1e-4)  # seen: equal
 
 
 def test_random_vgg_is_seeded():
