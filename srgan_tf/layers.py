@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import layers
 
@@ -37,13 +38,77 @@ class VggPreprocess(layers.Layer):
         return bgr - tf.constant(self.MEAN_BGR, dtype=self.compute_dtype)
 
 
-def residual_block(x, filters: int, name: str):
-    """conv-BN-PReLU-conv-BN plus the identity, as in SRResNet."""
+def _keys_cubic(distance: np.ndarray) -> np.ndarray:
+    """Keys' cubic convolution kernel with a = -0.5, the one `tf.image.resize(..., "bicubic")` uses."""
+    t = np.abs(distance)
+    near = (1.5 * t - 2.5) * t * t + 1.0
+    far = ((-0.5 * t + 2.5) * t - 4.0) * t + 2.0
+    return np.where(t <= 1.0, near, np.where(t < 2.0, far, 0.0))
+
+
+def bicubic_phase_weights(factor: int) -> np.ndarray:
+    """`[factor, 5]` weights: output pixel `factor * i + p` is the sum of LR pixels `i - 2 .. i + 2` times row p.
+
+    With half-pixel centres, output pixel o samples the input at `(o + 0.5) / factor - 0.5`, i.e. at
+    `i + (p + 0.5) / factor - 0.5`, which lies within half a pixel of i, so five taps reach every weight.
+    """
+    offsets = (np.arange(factor) + 0.5) / factor - 0.5
+    return _keys_cubic(offsets[:, None] - np.arange(-2, 3)[None, :])
+
+
+@keras.saving.register_keras_serializable(package="srgan_tf")
+class BicubicUpsample(layers.Layer):
+    """Bicubic upscaling by an integer factor as one fixed convolution and a pixel shuffle.
+
+    Equals `tf.image.resize(x, factor * size, "bicubic")` (half-pixel centres; taps beyond the border are
+    dropped and the rest renormalised), but is made of ops every backend compiles: `ResizeBicubic` has no
+    XLA kernel on CPU and does not convert to LiteRT, so a generator built on it could not be XLA-compiled
+    or exported. Not trainable.
+    """
+
+    def __init__(self, factor: int, **kwargs):
+        super().__init__(trainable=False, **kwargs)
+        self.factor = factor
+        phases = bicubic_phase_weights(factor)
+        # [5, 5, 1, factor^2]: the 2-D kernel of output phase (py, px) is the outer product of the 1-D ones,
+        # ordered py-major as depth_to_space expects.
+        kernel = np.einsum("ay,bx->yxab", phases, phases).reshape(5, 5, 1, factor * factor)
+        self._kernel = kernel.astype(np.float32)
+
+    def _phases(self, planes: tf.Tensor) -> tf.Tensor:
+        return tf.nn.conv2d(planes, tf.constant(self._kernel), strides=1, padding="SAME")
+
+    def call(self, inputs):
+        x = tf.cast(inputs, tf.float32)
+        shape = tf.shape(x)
+        n, h, w, c = shape[0], shape[1], shape[2], shape[3]
+        planes = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [n * c, h, w, 1])  # each channel on its own
+        # Zero padding drops the taps beyond the border; dividing by the weights that remain renormalises.
+        phases = self._phases(planes) / self._phases(tf.ones([1, h, w, 1]))
+        upscaled = tf.reshape(tf.nn.depth_to_space(phases, self.factor), [n, c, h * self.factor, w * self.factor])
+        return tf.cast(tf.transpose(upscaled, [0, 2, 3, 1]), self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        grow = lambda d: None if d is None else d * self.factor  # noqa: E731
+        return (n, grow(h), grow(w), c)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+def residual_block(x, filters: int, name: str, batch_norm: bool = True, residual_scaling: float = 1.0):
+    """conv-BN-PReLU-conv-BN plus the identity, as in SRResNet; without BatchNorm as in EDSR, whose
+    residual scaling (e.g. 0.1) keeps wide networks stable."""
     y = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv1")(x)
-    y = layers.BatchNormalization(name=f"{name}_bn1")(y)
+    if batch_norm:
+        y = layers.BatchNormalization(name=f"{name}_bn1")(y)
     y = layers.PReLU(shared_axes=[1, 2], name=f"{name}_prelu")(y)
     y = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv2")(y)
-    y = layers.BatchNormalization(name=f"{name}_bn2")(y)
+    if batch_norm:
+        y = layers.BatchNormalization(name=f"{name}_bn2")(y)
+    if residual_scaling != 1.0:
+        y = layers.Rescaling(residual_scaling, name=f"{name}_scale")(y)
     return layers.Add(name=f"{name}_add")([x, y])
 
 

@@ -40,6 +40,8 @@ def receptive_radius(config: ModelConfig) -> int:
 
     A tiling whose overlap is at least twice this is exact: 9x9 head, two 3x3 convs per residual
     block, the 3x3 body conv, one 3x3 conv per x2 upsampler (at growing resolution) and the 9x9 tail.
+    BatchNorm (in inference mode) and residual scaling act per pixel, and the bicubic residual reaches
+    only 2 LR pixels, well inside this radius: the same radius holds for every generator variant.
     """
     upsamplers = int(math.log2(config.scale))
     radius = 4 + 2 * config.num_residual_blocks + 1

@@ -10,6 +10,8 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
 from srgan_tf import export
+from srgan_tf.config import ModelConfig
+from srgan_tf.models import build_generator
 from srgan_tf.tiling import TilingConfig, receptive_radius, tiling_for, upscale_in_tiles
 from tiny_models import (MAX_PIXELS, STEP, TILE_OVERLAP, TILE_SIZE, TINY, encode, export_tiny, keras_upscale,
                          make_model_dir, run_like_tf_serving, saved_model_cli)
@@ -103,6 +105,22 @@ def test_tiles_with_receptive_field_overlap_equal_untiled_and_smaller_overlaps_d
     assert np.abs(exact - reference).max() < 1e-4
     seams = tiled(generator, pixels, TilingConfig(TILE_SIZE, 0))
     assert np.abs(seams - reference).max() > 1 / 255  # the comparison above can fail
+
+
+@pytest.mark.parametrize("variant", [
+    dict(generator_batch_norm=False, bicubic_residual=True),
+    dict(generator_batch_norm=False, residual_scaling=0.1),
+])
+def test_every_generator_variant_exports_and_tiles_exactly(variant, tmp_path, make_image):
+    config = ModelConfig(**{**TINY.__dict__, **variant})
+    generator = build_generator(config)
+    rng = np.random.default_rng(0)  # no zero-initialised layer: every path must reach the output
+    generator.set_weights([rng.normal(0, 0.1, w.shape).astype(np.float32) for w in generator.get_weights()])
+    path = export.export_saved_model(generator, config, str(tmp_path), 1, tile_size=TILE_SIZE)
+    pixels = make_image(70, 66, seed=3)
+    upscaled = tf.saved_model.load(path).signatures["predict_pixels"](pixels=tf.constant(pixels[None]))
+    reference = keras_upscale(generator, pixels)
+    assert np.abs(upscaled["pixels"].numpy()[0] / 255.0 - np.clip(reference, 0, 1)).max() <= 1 / 255
 
 
 def test_tile_settings_are_checked(model_dir, tmp_path):
