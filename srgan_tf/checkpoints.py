@@ -2,7 +2,8 @@
 
 A model directory holds `model_config.json` (the networks' shapes) beside the checkpoints that
 `tf.train.CheckpointManager` writes. Every checkpoint stores the generator under the name `generator`
-and the global step under `step`, so tools can restore just those two from any phase's checkpoint.
+(and, in runs that average it, the average under `ema_generator`) and the global step under `step`, so
+tools can restore just those from any phase's checkpoint.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from srgan_tf.files import write_text_atomic
 from srgan_tf.models import build_generator
 
 MODEL_CONFIG_FILE = "model_config.json"
+GENERATOR = "generator"
+EMA_GENERATOR = "ema_generator"  # the moving average of the generator's weights, in runs that keep one
 
 
 def write_model_config(model_dir: str, config: ModelConfig) -> None:
@@ -41,6 +44,28 @@ def resolve_checkpoint(path: str) -> str:
     raise FileNotFoundError(f"{path} is neither a model directory nor a checkpoint prefix.")
 
 
+def restore_generator(generator, prefix: str) -> str:
+    """Loads the generator weights of checkpoint `prefix` into `generator`: the moving average of the
+    weights where the run kept one (what it evaluated and exported), else the trained weights.
+
+    Returns which of the two it loaded; raises ValueError naming the checkpoint if it holds neither, as a
+    checkpoint written by other code or for other networks would.
+    """
+    for key in (EMA_GENERATOR, GENERATOR):
+        try:
+            status = tf.train.Checkpoint(**{key: generator}).restore(prefix).expect_partial()
+        except ValueError as error:  # weights of another shape
+            raise ValueError(f"{prefix}: its {key} does not fit the networks its {MODEL_CONFIG_FILE} "
+                             f"describes ({error})") from error
+        try:
+            status.assert_existing_objects_matched()
+        except AssertionError:
+            continue  # not in this checkpoint (nothing was loaded): try the next name
+        return key
+    raise ValueError(f"{prefix} holds no generator weights that fit the networks its {MODEL_CONFIG_FILE} "
+                     f"describes.")
+
+
 def load_generator(path: str):
     """Rebuilds the generator saved under `path` (model dir or checkpoint prefix).
 
@@ -49,6 +74,7 @@ def load_generator(path: str):
     prefix = resolve_checkpoint(path)
     config = read_model_config(os.path.dirname(prefix))
     generator = build_generator(config)
+    restore_generator(generator, prefix)
     step = tf.Variable(0, dtype=tf.int64, trainable=False)
-    tf.train.Checkpoint(generator=generator, step=step).restore(prefix).expect_partial()
+    tf.train.Checkpoint(step=step).restore(prefix).expect_partial()
     return generator, config, int(step.numpy())

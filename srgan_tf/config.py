@@ -32,6 +32,7 @@ class DataConfig:
     seed: Optional[int] = None
     skip_corrupt_records: bool = False  # else a corrupt shard stops the run, named
     data_service: str = ""  # a tf.data service dispatcher ("grpc://host:port") to run the pipeline on
+    quantize_lr: bool = True  # round training LR to 8 bits, as LR read from files is
 
     def __post_init__(self):
         check_scale(self.scale)
@@ -55,6 +56,9 @@ class ModelConfig:
     scale: int = 4
     num_residual_blocks: int = 16
     num_filters: int = 64
+    generator_batch_norm: bool = True  # False: EDSR's residual blocks
+    residual_scaling: float = 1.0  # residual branches multiplied by this (EDSR: 0.1 for wide networks)
+    bicubic_residual: bool = False  # the network adds its output to a bicubic upsample of the LR input
     hr_patch_size: int = 96  # the discriminator's input size
     discriminator_filters: int = 64
     vgg_layer: str = "vgg54"
@@ -66,8 +70,14 @@ class ModelConfig:
             raise ValueError(f"--num_residual_blocks={self.num_residual_blocks} must be >= 0.")
         if self.num_filters <= 0:
             raise ValueError(f"--num_filters={self.num_filters} must be positive.")
+        if not self.residual_scaling > 0:
+            raise ValueError(f"--residual_scaling={self.residual_scaling} must be positive.")
         if self.vgg_layer not in VGG_LAYERS:
             raise ValueError(f"--vgg_layer={self.vgg_layer!r} is not one of {sorted(VGG_LAYERS)}.")
+
+    def generator_fields(self) -> dict:
+        """The fields that shape the generator's weights and what they compute."""
+        return {name: getattr(self, name) for name in GENERATOR_FIELDS}
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -78,12 +88,17 @@ class ModelConfig:
         return cls(**{k: v for k, v in json.loads(text).items() if k in fields})
 
 
+GENERATOR_FIELDS = ("scale", "num_residual_blocks", "num_filters", "generator_batch_norm", "residual_scaling",
+                    "bicubic_residual")
+
 # Names used by the paper for the VGG19 feature maps, mapped to Keras layer names.
 VGG_LAYERS = {"vgg54": "block5_conv4", "vgg22": "block2_conv2"}
 
 
 PHASES = ("pretrain", "gan")
 CONTENT_LOSSES = ("vgg", "pixel")
+PIXEL_LOSSES = ("mse", "l1")
+LR_SCHEDULES = ("step", "cosine")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "mirrored", "multi_worker", "one_device")
 
@@ -97,10 +112,14 @@ class TrainConfig:
     train_steps: int = 1_000_000
     steps_per_loop: int = 100
     learning_rate: float = 1e-4
-    lr_decay_step: int = 0  # 0: constant learning rate
-    lr_after_decay: float = 1e-5
+    lr_schedule: str = "step"
+    lr_decay_step: int = 0  # step schedule: 0 keeps the learning rate constant
+    lr_after_decay: float = 1e-5  # step: the rate after lr_decay_step; cosine: the rate at train_steps
+    warmup_steps: int = 0  # linear warm-up from 0 to learning_rate before the schedule
     beta1: float = 0.9
-    content_loss: str = "vgg"  # gan phase only; pretrain always uses pixel MSE
+    pixel_loss: str = "mse"  # pretraining's loss, and the gan phase's content loss when content_loss=pixel
+    content_loss: str = "vgg"  # gan phase only
+    ema_decay: float = 0.0  # 0: off; else evaluation and export use an exponential moving average
     vgg_feature_scale: float = 1.0 / 12.75
     adversarial_weight: float = 1e-3
     init_checkpoint: str = ""
@@ -122,6 +141,8 @@ class TrainConfig:
     def __post_init__(self):
         for name, value, allowed in (("phase", self.phase, PHASES),
                                      ("content_loss", self.content_loss, CONTENT_LOSSES),
+                                     ("pixel_loss", self.pixel_loss, PIXEL_LOSSES),
+                                     ("lr_schedule", self.lr_schedule, LR_SCHEDULES),
                                      ("precision", self.precision, PRECISIONS),
                                      ("strategy", self.strategy, STRATEGIES)):
             if value not in allowed:
@@ -132,6 +153,16 @@ class TrainConfig:
                 raise ValueError(f"--{name}={getattr(self, name)} must be positive.")
         if not self.model_dir:
             raise ValueError("--model_dir is required.")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"--ema_decay={self.ema_decay} must be in [0, 1) (0 turns the average off).")
+        if not 0 <= self.warmup_steps < self.train_steps:
+            raise ValueError(f"--warmup_steps={self.warmup_steps} must be >= 0 and shorter than "
+                             f"--train_steps={self.train_steps}.")
+        if not (self.learning_rate > 0 and self.lr_after_decay >= 0):
+            raise ValueError(f"--learning_rate={self.learning_rate} must be positive and "
+                             f"--lr_after_decay={self.lr_after_decay} not negative.")
+        if self.lr_decay_step < 0:
+            raise ValueError(f"--lr_decay_step={self.lr_decay_step} must be >= 0 (0: never).")
         if self.nan_patience <= 0:
             raise ValueError(f"--nan_patience={self.nan_patience} must be positive.")
         if self.max_recoveries < 0:

@@ -191,7 +191,8 @@ def train_dataset_fn(config: DataConfig,
 
     Each input pipeline reads its own shards (or, with fewer shards than pipelines, every n-th example) and
     yields endless per-replica batches (lr [b, p/s, p/s, 3], hr [b, p, p, 3]), float32 in [0, 1], where
-    lr = bicubic_downscale(hr) and p = config.hr_patch_size. `resume_step` (the step a run resumes at) is
+    lr = bicubic_downscale(hr), rounded to 8 bits like evaluation and serving LR unless
+    `config.quantize_lr` is off, and p = config.hr_patch_size. `resume_step` (the step a run resumes at) is
     mixed into the seeds, so a seeded run that resumes does not repeat the batches it started with.
     """
     files = list_record_files(config.train_records)
@@ -202,6 +203,8 @@ def train_dataset_fn(config: DataConfig,
     def with_lr(hr_patches: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
         hr = imaging.to_float(hr_patches)
         lr = imaging.bicubic_downscale(hr, scale)
+        if config.quantize_lr:
+            lr = imaging.quantize(lr)
         lr.set_shape([hr.shape[0], config.lr_patch_size, config.lr_patch_size, 3])
         return lr, hr
 

@@ -14,6 +14,14 @@ def pixel_mse(hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
     return _mean_per_example(tf.square(tf.cast(hr, tf.float32) - tf.cast(sr, tf.float32)))
 
 
+def pixel_l1(hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
+    """Mean absolute pixel error per example (EDSR's loss: it converges faster than MSE and blurs less)."""
+    return _mean_per_example(tf.abs(tf.cast(hr, tf.float32) - tf.cast(sr, tf.float32)))
+
+
+PIXEL_LOSSES = {"mse": pixel_mse, "l1": pixel_l1}
+
+
 def feature_mse(hr_features: tf.Tensor, sr_features: tf.Tensor, feature_scale: float) -> tf.Tensor:
     """VGG content loss per example: MSE of feature maps multiplied by `feature_scale` (paper: 1/12.75)."""
     diff = (tf.cast(hr_features, tf.float32) - tf.cast(sr_features, tf.float32)) * feature_scale

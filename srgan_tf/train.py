@@ -13,7 +13,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging  # noqa: E402
 
 from srgan_tf import SUPPORTED_SCALES  # noqa: E402
-from srgan_tf.config import CONTENT_LOSSES, PHASES, PRECISIONS, STRATEGIES, VGG_LAYERS  # noqa: E402
+from srgan_tf.config import (CONTENT_LOSSES, LR_SCHEDULES, PHASES, PIXEL_LOSSES, PRECISIONS,  # noqa: E402
+                             STRATEGIES, VGG_LAYERS)
 
 FLAGS = flags.FLAGS
 
@@ -32,9 +33,19 @@ flags.DEFINE_string("data_service", "",
                     "tf.data service dispatcher (grpc://host:port) whose workers run the input pipeline, for "
                     "input-bound training. The pipeline is then unseeded (a seeded one would make the same "
                     "batches on every tf.data worker): --seed seeds the networks only.")
+flags.DEFINE_bool("quantize_lr", True, "Round training LR patches to 8 bits, as LR images read from files (and "
+                                       "evaluation's) are.")
 # Networks.
 flags.DEFINE_integer("num_residual_blocks", 16, "Residual blocks in the generator.")
 flags.DEFINE_integer("num_filters", 64, "Filters in the generator's body.")
+flags.DEFINE_bool("generator_batch_norm", True,
+                  "BatchNorm in the generator's residual blocks (SRResNet); --nogenerator_batch_norm: EDSR's "
+                  "blocks, which train faster and need no batch statistics.")
+flags.DEFINE_float("residual_scaling", 1.0, "Residual branches are multiplied by this (EDSR: 0.1 for wide "
+                                            "networks).")
+flags.DEFINE_bool("bicubic_residual", False,
+                  "The generator adds its output to a bicubic upsample of its input (VDSR), so it learns only "
+                  "the detail bicubic misses and starts at bicubic quality.")
 flags.DEFINE_integer("discriminator_filters", 64, "Filters in the discriminator's first layer.")
 flags.DEFINE_enum("vgg_layer", "vgg54", sorted(VGG_LAYERS), "VGG19 features for the content loss.")
 flags.DEFINE_string("vgg_weights", "imagenet",
@@ -45,11 +56,21 @@ flags.DEFINE_string("model_dir", None, "Where checkpoints, summaries and model_c
 flags.DEFINE_string("init_checkpoint", "", "Generator weights to start from (a pretrain model dir or checkpoint).")
 flags.DEFINE_integer("train_steps", 1_000_000, "Total steps of this phase.")
 flags.DEFINE_integer("steps_per_loop", 100, "Steps run inside one tf.function call.")
-flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate.")
-flags.DEFINE_integer("lr_decay_step", 0, "Step at which the learning rate drops to --lr_after_decay; 0: never.")
-flags.DEFINE_float("lr_after_decay", 1e-5, "Learning rate after --lr_decay_step.")
+flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate (the peak, after any warm-up).")
+flags.DEFINE_enum("lr_schedule", "step", LR_SCHEDULES,
+                  "step: --learning_rate, then --lr_after_decay from --lr_decay_step on; cosine: from "
+                  "--learning_rate down to --lr_after_decay at --train_steps.")
+flags.DEFINE_integer("lr_decay_step", 0, "Step at which the step schedule drops to --lr_after_decay; 0: never.")
+flags.DEFINE_float("lr_after_decay", 1e-5, "Learning rate after --lr_decay_step (step), or at the end (cosine).")
+flags.DEFINE_integer("warmup_steps", 0, "Steps of linear warm-up from 0 to --learning_rate.")
 flags.DEFINE_float("beta1", 0.9, "Adam beta_1.")
-flags.DEFINE_enum("content_loss", "vgg", CONTENT_LOSSES, "GAN phase content loss (pretrain uses pixel MSE).")
+flags.DEFINE_enum("pixel_loss", "mse", PIXEL_LOSSES,
+                  "Pixel loss of pretraining, and of the GAN phase with --content_loss=pixel.")
+flags.DEFINE_enum("content_loss", "vgg", CONTENT_LOSSES,
+                  "GAN phase content loss: VGG19 features, or --pixel_loss on pixels (SRGAN-MSE).")
+flags.DEFINE_float("ema_decay", 0.0,
+                   "Keep an exponential moving average of the generator's weights with this decay (e.g. "
+                   "0.999), checkpointed, and evaluate and export it; 0: off.")
 flags.DEFINE_float("vgg_feature_scale", 1.0 / 12.75, "VGG features are multiplied by this before the MSE.")
 flags.DEFINE_float("adversarial_weight", 1e-3, "Weight of the adversarial loss in the generator's loss.")
 # Bookkeeping.
@@ -103,15 +124,17 @@ def configs_from_flags(flag_values=FLAGS):
         train_records=f.train_records, val_records=f.val_records, scale=f.scale, hr_patch_size=f.hr_patch_size,
         batch_size=f.batch_size, crops_per_image=f.crops_per_image, shuffle_buffer=f.shuffle_buffer,
         seed=None if f.data_service else f.seed, skip_corrupt_records=f.skip_corrupt_records,
-        data_service=f.data_service)
+        data_service=f.data_service, quantize_lr=f.quantize_lr)
     model_config = ModelConfig(
         scale=f.scale, num_residual_blocks=f.num_residual_blocks, num_filters=f.num_filters,
-        hr_patch_size=f.hr_patch_size, discriminator_filters=f.discriminator_filters, vgg_layer=f.vgg_layer,
+        generator_batch_norm=f.generator_batch_norm, residual_scaling=f.residual_scaling,
+        bicubic_residual=f.bicubic_residual, hr_patch_size=f.hr_patch_size, discriminator_filters=f.discriminator_filters, vgg_layer=f.vgg_layer,
         vgg_weights=f.vgg_weights)
     train_config = TrainConfig(
         model_dir=f.model_dir, phase=f.phase, train_steps=f.train_steps, steps_per_loop=f.steps_per_loop,
-        learning_rate=f.learning_rate, lr_decay_step=f.lr_decay_step, lr_after_decay=f.lr_after_decay,
-        beta1=f.beta1, content_loss=f.content_loss, vgg_feature_scale=f.vgg_feature_scale,
+        learning_rate=f.learning_rate, lr_schedule=f.lr_schedule, lr_decay_step=f.lr_decay_step,
+        lr_after_decay=f.lr_after_decay, warmup_steps=f.warmup_steps, beta1=f.beta1, pixel_loss=f.pixel_loss,
+        content_loss=f.content_loss, ema_decay=f.ema_decay, vgg_feature_scale=f.vgg_feature_scale,
         adversarial_weight=f.adversarial_weight, init_checkpoint=f.init_checkpoint,
         checkpoint_every=f.checkpoint_every, keep_checkpoints=f.keep_checkpoints, log_every=f.log_every,
         eval_every=f.eval_every, num_eval_images=f.num_eval_images, export_dir=f.export_dir, strategy=f.strategy,
@@ -129,7 +152,10 @@ def main(argv):
     from srgan_tf import distribute
     distribute.split_cpu(FLAGS.cpu_replicas)
     from srgan_tf import preemption, runner
-    data_config, model_config, train_config = configs_from_flags()
+    try:
+        data_config, model_config, train_config = configs_from_flags()
+    except ValueError as error:  # a combination of flags that cannot work: the message names them
+        sys.exit(f"error: {error}")
     try:
         runner.run_training(data_config, model_config, train_config)
     except preemption.TrainingInterrupted as stop:

@@ -19,7 +19,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from srgan_tf import checkpoints, data, distribute, imaging, losses, metrics, preemption, tf_errors
+from srgan_tf import checkpoints, data, distribute, imaging, losses, metrics, preemption, schedules, tf_errors
 from srgan_tf.config import DataConfig, ModelConfig, TrainConfig
 from srgan_tf.divergence import DivergenceGuard, TrainingDivergedError
 from srgan_tf.models import build_discriminator, build_generator, build_vgg_features
@@ -54,12 +54,8 @@ def size_in_bytes(variables) -> int:
     return sum(math.prod(v.shape) * tf.as_dtype(v.dtype).size for v in variables)
 
 
-def _make_optimizer(learning_rate: float, decay_step: int, after_decay: float, beta1: float,
-                    loss_scaling: bool) -> keras.optimizers.Optimizer:
-    schedule = learning_rate
-    if decay_step > 0:
-        schedule = keras.optimizers.schedules.PiecewiseConstantDecay([decay_step], [learning_rate, after_decay])
-    optimizer = keras.optimizers.Adam(schedule, beta_1=beta1)
+def _make_optimizer(config: TrainConfig, loss_scaling: bool) -> keras.optimizers.Optimizer:
+    optimizer = keras.optimizers.Adam(schedules.learning_rate_schedule(config), beta_1=config.beta1)
     return keras.optimizers.LossScaleOptimizer(optimizer) if loss_scaling else optimizer
 
 
@@ -88,6 +84,10 @@ class Trainer:
             # Keras 3 optimizers create slots lazily, which fails inside strategy.run: build them now.
             self.g_optimizer.build(self.generator.trainable_variables)
             tracked = dict(generator=self.generator, g_optimizer=self.g_optimizer, step=self.step)
+            # The moving average of the generator's weights (BasicSR's net_g_ema), when asked for.
+            self.ema_generator = build_generator(model_config) if train_config.ema_decay > 0 else None
+            if self.ema_generator is not None:
+                tracked[checkpoints.EMA_GENERATOR] = self.ema_generator
             if self.is_gan:
                 self.discriminator = build_discriminator(model_config)
                 self.d_optimizer = self._optimizer()
@@ -100,6 +100,8 @@ class Trainer:
         self._batch_norm_statistics = [w for network in self._networks for w in network.non_trainable_weights]
         self._state_variables = [v for network in self._networks for v in network.weights] + [
             v for name in ("g_optimizer", "d_optimizer") if name in tracked for v in tracked[name].variables]
+        if self.ema_generator is not None:
+            self._state_variables += self.ema_generator.weights
         # Rolling back after divergence restores the training state but leaves the data going forward.
         self._training_state = tf.train.Checkpoint(**tracked)
         if input_state is not None:
@@ -113,14 +115,13 @@ class Trainer:
 
     @property
     def eval_generator(self) -> keras.Model:
-        """The generator that evaluation and export use."""
-        return self.generator
+        """The generator that evaluation and export use: the moving average of the weights when kept."""
+        return self.generator if self.ema_generator is None else self.ema_generator
 
     # ----------------------------------------------------------------------------------------- set-up
 
     def _optimizer(self):
-        c = self.config
-        return _make_optimizer(c.learning_rate, c.lr_decay_step, c.lr_after_decay, c.beta1, self.loss_scaling)
+        return _make_optimizer(self.config, self.loss_scaling)
 
     def _checkpoint_dir(self) -> str:
         """Non-chief workers must take part in saving, but into a scratch folder that is then removed."""
@@ -150,6 +151,8 @@ class Trainer:
             what = self._warm_start(self.config.init_checkpoint)
         else:
             what = "initialised from scratch"
+        if self.ema_generator is not None and not self.resumed:
+            self.ema_generator.set_weights(self.generator.get_weights())  # the average starts where training does
         self._check_workers_agree()
         if self.is_chief:
             self._remove_partial_checkpoints()
@@ -175,15 +178,13 @@ class Trainer:
             prefix = checkpoints.resolve_checkpoint(path)
         except FileNotFoundError as error:
             raise FileNotFoundError(f"--init_checkpoint: {error}") from error
-        source = checkpoints.read_model_config(os.path.dirname(prefix))
-        for field in ("scale", "num_residual_blocks", "num_filters"):
-            if getattr(source, field) != getattr(self.model_config, field):
+        theirs = checkpoints.read_model_config(os.path.dirname(prefix)).generator_fields()
+        for field, ours in self.model_config.generator_fields().items():
+            if theirs[field] != ours:
                 raise CheckpointMismatchError(
-                    f"--init_checkpoint={path} has {field}={getattr(source, field)}, this run "
-                    f"{getattr(self.model_config, field)}.")
-        status = tf.train.Checkpoint(generator=self.generator).restore(prefix)
-        status.expect_partial().assert_existing_objects_matched()
-        return f"generator warm-started from {prefix}"
+                    f"--init_checkpoint={path} has {field}={theirs[field]}, this run {ours}.")
+        key = checkpoints.restore_generator(self.generator, prefix)
+        return f"generator warm-started from {prefix} ({key})"
 
     # ----------------------------------------------------------------------------- per-replica steps
 
@@ -193,11 +194,14 @@ class Trainer:
     def _scaled(self, optimizer, loss):
         return optimizer.scale_loss(loss) if self.loss_scaling else loss
 
+    def _pixel_loss(self, hr, sr):
+        return losses.PIXEL_LOSSES[self.config.pixel_loss](hr, sr)
+
     def _pretrain_gradients(self, lr, hr):
         variables = self.generator.trainable_variables
         with tf.GradientTape() as tape:
             sr = self.generator(lr, training=True)
-            loss = self._average(losses.pixel_mse(hr, sr))
+            loss = self._average(self._pixel_loss(hr, sr))
             scaled = self._scaled(self.g_optimizer, loss)
         grads = tape.gradient(scaled, variables)
         return (grads,), {"g_loss": loss, "content_loss": loss}
@@ -214,7 +218,7 @@ class Trainer:
             if c.content_loss == "vgg":
                 content = losses.feature_mse(hr_features, self.vgg(sr), c.vgg_feature_scale)
             else:
-                content = losses.pixel_mse(hr, sr)
+                content = self._pixel_loss(hr, sr)
             adversarial = losses.adversarial_loss(fake_logits)
             content_loss = self._average(content)
             adversarial_loss = self._average(adversarial)
@@ -323,8 +327,17 @@ class Trainer:
             per_replica = self.strategy.run(self._replica_step, args=(next(iterator),))
             totals = {name: total + self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica[name], axis=None)
                       for name, total in totals.items()}
+            self._update_moving_average()
             self.step.assign_add(1)
         return {k: v / tf.cast(num_steps, tf.float32) for k, v in totals.items()}
+
+    def _update_moving_average(self):
+        """ema = decay * ema + (1 - decay) * weights, in cross-replica context: the same on every replica."""
+        if self.ema_generator is None:
+            return
+        decay = self.config.ema_decay
+        for average, weight in zip(self.ema_generator.weights, self.generator.weights):
+            average.assign(decay * average + (1.0 - decay) * weight)
 
     # --------------------------------------------------------------------------------- bookkeeping
 
@@ -376,7 +389,8 @@ class Trainer:
 
     @tf.function(reduce_retracing=True)
     def _super_resolve(self, lr):
-        return self.eval_generator(lr, training=False)
+        """SR rounded to 8 bits, as saved and served, so the PSNR is the one `srgan_tf.evaluate` reports."""
+        return imaging.quantize(self.eval_generator(lr, training=False))
 
     def evaluate(self, dataset: tf.data.Dataset, grid_size: int = 96):
         """PSNR/SSIM (Y channel, shave = scale) over `dataset` and a picture grid of each image.

@@ -54,7 +54,8 @@ def run_steps(trainer, iterator, steps):
 @pytest.mark.parametrize("precision", ["float32", "mixed_float16", "mixed_bfloat16"])
 @pytest.mark.parametrize("phase", ["pretrain", "gan"])
 def test_a_step_on_two_replicas_gives_finite_losses_and_identical_replicas(strategy, tmp_path, phase, precision):
-    trainer = make_trainer(strategy, tmp_path, phase, precision)
+    trainer = make_trainer(strategy, tmp_path, phase, precision, ema_decay=0.5)
+    trainer.restore_or_initialize()
     before = [w.numpy() for w in trainer.generator.trainable_weights]
     metrics = run_steps(trainer, fixed_batches(strategy), 1)
     assert int(trainer.step.numpy()) == 1
@@ -65,7 +66,7 @@ def test_a_step_on_two_replicas_gives_finite_losses_and_identical_replicas(strat
         assert changed != (trainer.scalars()["loss_scale/g"] < 32768)
     else:
         assert changed
-    networks = [trainer.generator]
+    networks = [trainer.generator, trainer.ema_generator]  # the average is updated in cross-replica context
     if phase == "gan":
         assert {"adversarial_loss", "d_loss", "d_accuracy_real", "d_accuracy_fake"} <= set(metrics)
         networks.append(trainer.discriminator)
@@ -98,16 +99,6 @@ def test_pixel_loss_decreases_on_a_fixed_batch(strategy, tmp_path):
     run_steps(trainer, iterator, 30)
     last = run_steps(trainer, iterator, 1)["g_loss"]
     assert last < 0.8 * first, (first, last)
-
-
-def test_xla_compiled_step_matches_its_plain_twin(strategy, tmp_path):
-    keras.utils.set_random_seed(3)
-    plain = make_trainer(strategy, tmp_path / "plain")
-    keras.utils.set_random_seed(3)
-    compiled = make_trainer(strategy, tmp_path / "xla", jit_compile=True)
-    a = run_steps(plain, fixed_batches(strategy), 2)["g_loss"]
-    b = run_steps(compiled, fixed_batches(strategy), 2)["g_loss"]
-    np.testing.assert_allclose(a, b, rtol=1e-4)
 
 
 def _networks(trainer):

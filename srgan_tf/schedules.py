@@ -1,0 +1,50 @@
+"""The learning rate as a function of the step: linear warm-up, then constant, one step down, or cosine.
+
+A schedule, unlike a plain float, is not a variable of the optimizer, so it is not restored from a
+checkpoint: a run resumed with another `--learning_rate` trains with the new one.
+"""
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+
+from srgan_tf.config import TrainConfig
+
+
+@keras.saving.register_keras_serializable(package="srgan_tf")
+class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """`peak * (step + 1) / warmup_steps` during the warm-up, then the `kind` schedule:
+
+    - "step": `peak` until `decay_step` (0: forever), `final` from there on;
+    - "cosine": from `peak` at the end of the warm-up down to `final` at `total_steps` (BasicSR, Real-ESRGAN).
+    """
+
+    def __init__(self, peak: float, kind: str = "step", warmup_steps: int = 0, decay_step: int = 0,
+                 final: float = 0.0, total_steps: int = 1):
+        self.peak, self.kind, self.warmup_steps = peak, kind, warmup_steps
+        self.decay_step, self.final, self.total_steps = decay_step, final, total_steps
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        if self.kind == "cosine":
+            span = max(self.total_steps - self.warmup_steps, 1)
+            progress = tf.clip_by_value((step - self.warmup_steps) / span, 0.0, 1.0)
+            rate = self.final + 0.5 * (self.peak - self.final) * (1.0 + tf.cos(math.pi * progress))
+        elif self.decay_step > 0:
+            rate = tf.where(step >= self.decay_step, self.final, self.peak)
+        else:
+            rate = tf.constant(self.peak, tf.float32)
+        if self.warmup_steps > 0:
+            rate = tf.where(step < self.warmup_steps, self.peak * (step + 1.0) / self.warmup_steps, rate)
+        return rate
+
+    def get_config(self):
+        return dict(peak=self.peak, kind=self.kind, warmup_steps=self.warmup_steps, decay_step=self.decay_step,
+                    final=self.final, total_steps=self.total_steps)
+
+
+def learning_rate_schedule(config: TrainConfig) -> WarmupDecay:
+    return WarmupDecay(config.learning_rate, config.lr_schedule, config.warmup_steps, config.lr_decay_step,
+                       config.lr_after_decay, config.train_steps)
