@@ -3,12 +3,15 @@ r"""Measures a super-resolution model on benchmark folders as the papers do (PSN
   python -m srgan_tf.evaluate --model=bicubic --hr_dir=data/Set5 --scale=4
   python -m srgan_tf.evaluate --model=runs/srgan --hr_dir=data/Set5,data/DIV2K_valid_HR \
       --lr_dir=,data/DIV2K_valid_LR_bicubic/X4 --output_dir=eval/srgan
+  python -m srgan_tf.evaluate --model=exports/srresnet,exports/srgan --hr_dir=data/Set5 --output_dir=eval
 
 --model is `bicubic`, an exported SavedModel (its `predict_pixels` signature; given a TF Serving base
 directory, its latest version) or a training model directory / checkpoint prefix. Without --lr_dir, LR
-images are made from HR by antialiased bicubic downscaling. Prints a table per folder; with --output_dir
-also writes <folder>.csv, <folder>.json and a comparison picture per image (LR | bicubic | SR | HR) under
-<folder>/. Exits non-zero only if no image at all could be evaluated.
+images are made from HR by antialiased bicubic downscaling. Prints a table per folder and model; with
+--output_dir also writes <folder>.csv, <folder>.json and a comparison picture per image (LR | bicubic | SR |
+HR) under <folder>/. Several comma-separated models are compared: a summary line per folder, one picture per
+image with every model's output (labelled with the last part of its path and its PSNR), and the CSV/JSON of
+each model under <output_dir>/<label>/. Exits non-zero only if no image at all could be evaluated.
 """
 from __future__ import annotations
 
@@ -26,8 +29,8 @@ FLAGS = flags.FLAGS
 
 def _define_flags() -> None:
     """Flags exist only when this module is the program, so importing it defines none."""
-    flags.DEFINE_string("model", None, "'bicubic', a SavedModel (or TF Serving base directory), or a model "
-                                       "directory / checkpoint.")
+    flags.DEFINE_list("model", None, "'bicubic', a SavedModel (or TF Serving base directory), or a model "
+                                     "directory / checkpoint; several, comma-separated, are compared.")
     flags.DEFINE_list("hr_dir", None, "Comma-separated folders of HR images (PNG, JPEG, BMP).")
     flags.DEFINE_list("lr_dir", [], "Folders of given LR images paired by position with --hr_dir, matched "
                                     "by name (0801x4.png or 0801.png for 0801.png); an empty entry makes LR "
@@ -45,17 +48,25 @@ def main(argv):
     try:
         config = evaluation.EvalConfig(scale=FLAGS.scale, shave=FLAGS.shave, y_only=FLAGS.y_only)
         benchmarks = find_benchmarks(FLAGS.hr_dir, FLAGS.lr_dir, config.scale)
-        upscaler = load_upscaler(FLAGS.model, config.scale)
+        upscalers = [load_upscaler(model, config.scale) for model in FLAGS.model]
     except (FileNotFoundError, ValueError) as error:
         raise app.UsageError(str(error)) from error
+    labels = [upscaler.label for upscaler in upscalers]
+    if len(set(labels)) < len(labels):
+        raise app.UsageError(f"--model: the models' labels (last parts of their paths) must differ: {labels}.")
     evaluated = 0
     for benchmark in benchmarks:
         comparison_dir = FLAGS.output_dir and os.path.join(FLAGS.output_dir, benchmark.name)
-        result = evaluation.evaluate_benchmark(upscaler, benchmark, config, comparison_dir)
-        print(evaluation_report.format_table(result, upscaler.name, config) + "\n", flush=True)
-        if FLAGS.output_dir:
-            evaluation_report.write_reports(FLAGS.output_dir, result, upscaler.name, config)
-        evaluated += len(result.images)
+        results = evaluation.evaluate_models(upscalers, benchmark, config, comparison_dir)
+        for upscaler, result in zip(upscalers, results):
+            print(evaluation_report.format_table(result, upscaler.name, config) + "\n", flush=True)
+            if FLAGS.output_dir:
+                report_dir = FLAGS.output_dir if len(upscalers) == 1 else os.path.join(FLAGS.output_dir,
+                                                                                       upscaler.label)
+                evaluation_report.write_reports(report_dir, result, upscaler.name, config)
+        if len(upscalers) > 1:
+            print(evaluation_report.format_summary(results, labels, config) + "\n", flush=True)
+        evaluated += len(results[0].images)
     if not evaluated:
         print("No image could be evaluated.", file=sys.stderr)
         return 1

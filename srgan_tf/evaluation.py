@@ -4,16 +4,16 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from srgan_tf import comparison, imaging, metrics, upscalers
+from srgan_tf import comparison, imaging, metrics
 from srgan_tf.benchmarks import Benchmark, Failure, ImagePair, load_pair
 from srgan_tf.config import check_scale
-from srgan_tf.upscalers import Upscaler
+from srgan_tf.upscalers import Upscaler, bicubic as bicubic_upscaler
 
 METRIC_NAMES = ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim")
 
@@ -75,33 +75,39 @@ def measure(hr: np.ndarray, sr: np.ndarray, config: EvalConfig) -> Tuple[float, 
     return float(psnr[0]), float(ssim[0])
 
 
-def evaluate_image(upscaler: Upscaler, pair: ImagePair, config: EvalConfig,
-                   comparison_path: Optional[str] = None) -> ImageResult:
-    """Upscales one pair's LR image, measures it and bicubic against HR, and draws the comparison picture
-    when given a path. Raises ValueError naming the file when the pair can't be evaluated.
+def evaluate_image(upscalers: Sequence[Upscaler], pair: ImagePair, config: EvalConfig,
+                   comparison_path: Optional[str] = None) -> List[ImageResult]:
+    """Upscales one pair's LR image with each upscaler, measures each and bicubic against HR, and draws one
+    comparison picture of them all when given a path. Raises ValueError naming the file when the pair
+    can't be evaluated.
     """
     lr, hr = load_pair(pair, config.scale, min_size=2 * config.border + metrics.SSIM_WINDOW)
-    start = time.perf_counter()
-    try:
-        sr = upscaler(lr)
-    except ValueError as error:
-        raise ValueError(f"{pair.hr_path}: {error}") from error
-    seconds = time.perf_counter() - start
-    bicubic = upscalers.bicubic(config.scale)(lr)
-    sr_psnr, sr_ssim = measure(hr, sr, config)
+    bicubic = bicubic_upscaler(config.scale)(lr)
     bicubic_psnr, bicubic_ssim = measure(hr, bicubic, config)
+    results, pictures = [], []
+    for upscaler in upscalers:
+        start = time.perf_counter()
+        try:
+            sr = upscaler(lr)
+        except ValueError as error:
+            raise ValueError(f"{pair.hr_path}: {error}") from error
+        seconds = time.perf_counter() - start
+        sr_psnr, sr_ssim = measure(hr, sr, config)
+        results.append(ImageResult(pair.name, pair.hr_path, hr.shape[1], hr.shape[0], sr_psnr, sr_ssim,
+                                   bicubic_psnr, bicubic_ssim, seconds))
+        pictures.append((sr, f"{upscaler.label} {sr_psnr:.2f} dB"))
     if comparison_path:
-        labels = ("LR (nearest)", f"bicubic {bicubic_psnr:.2f} dB", f"SR {sr_psnr:.2f} dB", "HR")
-        picture = comparison.comparison_picture(lr, (bicubic, sr, hr), config.scale, labels)
-        imaging.save_png(comparison_path, picture)
-    return ImageResult(pair.name, pair.hr_path, hr.shape[1], hr.shape[0], sr_psnr, sr_ssim,
-                       bicubic_psnr, bicubic_ssim, seconds)
+        panels = [bicubic, *(sr for sr, _ in pictures), hr]
+        labels = ["LR (nearest)", f"bicubic {bicubic_psnr:.2f} dB", *(label for _, label in pictures), "HR"]
+        imaging.save_png(comparison_path, comparison.comparison_picture(lr, panels, config.scale, labels))
+    return results
 
 
-def evaluate_benchmark(upscaler: Upscaler, benchmark: Benchmark, config: EvalConfig,
-                       comparison_dir: Optional[str] = None) -> BenchmarkResult:
-    """Evaluates every pair, logging a line per image; bad files are reported and skipped."""
-    images, failures = [], list(benchmark.failures)
+def evaluate_models(upscalers: Sequence[Upscaler], benchmark: Benchmark, config: EvalConfig,
+                    comparison_dir: Optional[str] = None) -> List[BenchmarkResult]:
+    """Evaluates every pair with every upscaler, logging a line per image and upscaler; bad files are
+    reported and skipped. Returns one result per upscaler, in their order."""
+    images, failures = [[] for _ in upscalers], list(benchmark.failures)
     total = len(benchmark.pairs)
     if not total and not failures:
         logging.warning("%s: no PNG, JPEG or BMP images.", benchmark.hr_dir)
@@ -110,13 +116,22 @@ def evaluate_benchmark(upscaler: Upscaler, benchmark: Benchmark, config: EvalCon
     for index, pair in enumerate(benchmark.pairs, start=1):
         comparison_path = comparison_dir and os.path.join(comparison_dir, f"{pair.name}.png")
         try:
-            result = evaluate_image(upscaler, pair, config, comparison_path)
+            results = evaluate_image(upscalers, pair, config, comparison_path)
         except ValueError as error:
             failures.append(Failure(pair.hr_path, str(error)))
             logging.error("%s [%d/%d] skipped: %s", benchmark.name, index, total, error)
             continue
-        images.append(result)
-        logging.info("%s [%d/%d] %s: PSNR %.2f dB, SSIM %.4f (bicubic %.2f dB, %.4f), %.2f s",
-                     benchmark.name, index, total, pair.name, result.psnr, result.ssim,
-                     result.bicubic_psnr, result.bicubic_ssim, result.seconds)
-    return BenchmarkResult(benchmark, tuple(images), tuple(failures))
+        for upscaler, result, kept in zip(upscalers, results, images):
+            kept.append(result)
+            shown = pair.name if len(upscalers) == 1 else f"{pair.name}, {upscaler.label}"
+            logging.info("%s [%d/%d] %s: PSNR %.2f dB, SSIM %.4f (bicubic %.2f dB, %.4f), %.2f s",
+                         benchmark.name, index, total, shown, result.psnr, result.ssim, result.bicubic_psnr,
+                         result.bicubic_ssim, result.seconds)
+    return [BenchmarkResult(benchmark, tuple(kept), tuple(failures)) for kept in images]
+
+
+def evaluate_benchmark(upscaler: Upscaler, benchmark: Benchmark, config: EvalConfig,
+                       comparison_dir: Optional[str] = None) -> BenchmarkResult:
+    """`evaluate_models` for one upscaler."""
+    (result,) = evaluate_models([upscaler], benchmark, config, comparison_dir)
+    return result

@@ -7,7 +7,7 @@ import io
 import json
 import math
 import os
-from typing import Tuple
+from typing import Sequence, Tuple
 
 from srgan_tf.files import write_text_atomic
 from srgan_tf.evaluation import BenchmarkResult, EvalConfig, ImageResult
@@ -33,6 +33,18 @@ def format_table(result: BenchmarkResult, model_name: str, config: EvalConfig) -
     for failure in result.failures:
         lines.append(f"skipped: {failure.reason}")
     return "\n".join(lines)
+
+
+def format_summary(results: Sequence[BenchmarkResult], labels: Sequence[str], config: EvalConfig) -> str:
+    """One line comparing the models' mean PSNR/SSIM on a benchmark with bicubic's."""
+    means = [(label, result.mean()) for label, result in zip(labels, results) if result.mean() is not None]
+    if not means:
+        return f"{results[0].benchmark.name}: no image evaluated"
+    bicubic = means[0][1]
+    shown = ", ".join(f"{label} {mean['psnr']:.2f} dB / {mean['ssim']:.4f} "
+                      f"({mean['psnr'] - mean['bicubic_psnr']:+.2f} dB)" for label, mean in means)
+    return (f"{results[0].benchmark.name} x{config.scale} mean PSNR / SSIM on {config.channel}: bicubic "
+            f"{bicubic['bicubic_psnr']:.2f} dB / {bicubic['bicubic_ssim']:.4f}, {shown}")
 
 
 def _json_number(value):

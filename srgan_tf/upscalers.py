@@ -29,6 +29,7 @@ class Upscaler:
     name: str
     scale: int
     run: Callable[[np.ndarray], np.ndarray]
+    label: str = "SR"  # short, for pictures and summaries
 
     def __call__(self, lr: np.ndarray) -> np.ndarray:
         sr = np.asarray(self.run(lr))
@@ -45,7 +46,7 @@ def bicubic(scale: int) -> Upscaler:
     def run(lr):
         return imaging.to_uint8(imaging.bicubic_upscale(imaging.to_float(lr), scale)).numpy()
 
-    return Upscaler(BICUBIC, scale, run)
+    return Upscaler(BICUBIC, scale, run, label=BICUBIC)
 
 
 def from_checkpoint(path: str, scale: int) -> Upscaler:
@@ -109,13 +110,15 @@ def resolve_saved_model(path: str) -> Optional[str]:
 
 def load_upscaler(model: str, scale: int) -> Upscaler:
     """`bicubic`, a SavedModel (or a TF Serving base directory: its latest version), or a training model
-    directory / checkpoint prefix."""
+    directory / checkpoint prefix. Labelled with the last part of the path."""
     if model == BICUBIC:
         return bicubic(scale)
     saved_model = resolve_saved_model(model)
     if saved_model:
-        return from_saved_model(saved_model, scale)
-    if not (os.path.exists(model) or tf.io.gfile.exists(model + ".index")):
+        upscaler = from_saved_model(saved_model, scale)
+    elif os.path.exists(model) or tf.io.gfile.exists(model + ".index"):
+        upscaler = from_checkpoint(model, scale)
+    else:
         raise FileNotFoundError(f"{model}: no such SavedModel, model directory or checkpoint "
                                 f"(or use '{BICUBIC}').")
-    return from_checkpoint(model, scale)
+    return dataclasses.replace(upscaler, label=os.path.basename(os.path.normpath(model)))
