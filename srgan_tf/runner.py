@@ -87,8 +87,9 @@ def _export(trainer: Trainer, model_config: ModelConfig, export_dir: str) -> str
                       f"to export.") from error
 
 
-def run_training(data_config: DataConfig, model_config: ModelConfig, train_config: TrainConfig) -> Dict[str, float]:
-    """Builds everything for one phase, resumes or warm-starts, trains, checkpoints and optionally exports."""
+def prepare_training(data_config: DataConfig, model_config: ModelConfig, train_config: TrainConfig):
+    """Checks the inputs and outputs, sets up devices and precision, and builds the trainer (resumed or
+    warm-started) with its distributed training input. Returns `(trainer, train_input)`."""
     if data_config.data_service and (data_config.seed is not None or train_config.deterministic):
         raise ValueError(f"--data_service={data_config.data_service} needs an unseeded input pipeline (a "
                          f"seeded one makes the same batches on every tf.data worker), so not "
@@ -122,8 +123,18 @@ def run_training(data_config: DataConfig, model_config: ModelConfig, train_confi
     if is_chief:
         check_disk_space(trainer, train_config)
     logging.info(trainer.restore_or_initialize())
+    if data_config.data_service:
+        # --seed seeds the networks only: a global seed would fix the seeds of the random ops in the pipeline
+        # every tf.data worker receives, and they would all cut the same crops.
+        tf.random.set_seed(None)
     train_input = resumable_input or strategy.distribute_datasets_from_function(
         data.train_dataset_fn(data_config, resume_step=int(trainer.step.numpy())))
+    return trainer, train_input
+
+
+def run_training(data_config: DataConfig, model_config: ModelConfig, train_config: TrainConfig) -> Dict[str, float]:
+    """Builds everything for one phase, resumes or warm-starts, trains, checkpoints and optionally exports."""
+    trainer, train_input = prepare_training(data_config, model_config, train_config)
     eval_dataset = None
     if data_config.val_records:
         eval_dataset = data.eval_dataset(data_config.val_records, data_config.scale,
@@ -133,6 +144,6 @@ def run_training(data_config: DataConfig, model_config: ModelConfig, train_confi
     logging.info("finished at step %d; generator weights fingerprint %s", int(trainer.step.numpy()),
                  trainer.fingerprint())
 
-    if train_config.export_dir and is_chief:
+    if train_config.export_dir and trainer.is_chief:
         logging.info("exported %s", _export(trainer, model_config, train_config.export_dir))
     return metrics

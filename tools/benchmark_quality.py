@@ -33,13 +33,12 @@ from typing import Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
-from srgan_tf import checkpoints, data, distribute, evaluation, files, imaging, train, upscalers  # noqa: E402
+from srgan_tf import data, distribute, evaluation, files, imaging, runner, train, upscalers  # noqa: E402
 from srgan_tf.benchmarks import find_benchmarks  # noqa: E402
 from srgan_tf.record_writer import manifest_name, write_records  # noqa: E402
 from srgan_tf.sources import SourceError, samples_source  # noqa: E402
@@ -311,18 +310,6 @@ def check_inputs():
     return benchmarks, configs, bool(latest)
 
 
-def build_trainer(data_config, model_config, train_config) -> Trainer:
-    """A fresh trainer set up as `srgan_tf.runner.run_training` sets one up."""
-    strategy = distribute.make_strategy(train_config.strategy)
-    if train_config.seed is not None:
-        keras.utils.set_random_seed(train_config.seed)
-    precision = distribute.set_precision(train_config.precision)
-    trainer = Trainer(strategy, data_config, model_config, train_config, precision=precision)
-    print(trainer.restore_or_initialize())
-    checkpoints.write_model_config(train_config.model_dir, model_config)  # so the model dir can be evaluated
-    return trainer
-
-
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -341,8 +328,8 @@ def main(argv):
     if delete_checkpoints:
         tf.io.gfile.rmtree(train_config.model_dir)
 
-    trainer = build_trainer(data_config, model_config, train_config)
-    iterator = iter(trainer.strategy.distribute_datasets_from_function(data.train_dataset_fn(data_config)))
+    trainer, train_input = runner.prepare_training(data_config, model_config, train_config)
+    iterator = iter(train_input)
     upscaler = upscalers.from_generator(trainer.eval_generator, data_config.scale, label)
     eval_config = evaluation.EvalConfig(scale=data_config.scale)
     curve = Curve(label, cpu, FLAGS.output_dir)
