@@ -67,7 +67,8 @@ def restore_generator(generator, prefix: str) -> str:
 
 
 def load_generator(path: str):
-    """Rebuilds the generator saved under `path` (model dir or checkpoint prefix).
+    """Rebuilds the generator saved under `path` (model dir or checkpoint prefix), with the moving average
+    of its weights where the run kept one (see `restore_generator`).
 
     Returns `(generator, model_config, step)`; optimizer and discriminator state is ignored.
     """

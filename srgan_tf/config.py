@@ -56,7 +56,7 @@ class ModelConfig:
     scale: int = 4
     num_residual_blocks: int = 16
     num_filters: int = 64
-    generator_batch_norm: bool = True  # False: EDSR's residual blocks
+    generator_batch_norm: bool = True  # False: no BatchNorm in the generator (EDSR's residual blocks)
     residual_scaling: float = 1.0  # residual branches multiplied by this (EDSR: 0.1 for wide networks)
     bicubic_residual: bool = False  # the network adds its output to a bicubic upsample of the LR input
     hr_patch_size: int = 96  # the discriminator's input size
@@ -163,6 +163,12 @@ class TrainConfig:
                              f"--lr_after_decay={self.lr_after_decay} not negative.")
         if self.lr_decay_step < 0:
             raise ValueError(f"--lr_decay_step={self.lr_decay_step} must be >= 0 (0: never).")
+        if self.lr_decay_step and self.lr_schedule != "step":
+            raise ValueError(f"--lr_decay_step={self.lr_decay_step} belongs to --lr_schedule=step; the "
+                             f"{self.lr_schedule} schedule decays until --train_steps.")
+        if 0 < self.lr_decay_step <= self.warmup_steps:
+            raise ValueError(f"--lr_decay_step={self.lr_decay_step} must come after the "
+                             f"--warmup_steps={self.warmup_steps}.")
         if self.nan_patience <= 0:
             raise ValueError(f"--nan_patience={self.nan_patience} must be positive.")
         if self.max_recoveries < 0:

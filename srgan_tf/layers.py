@@ -67,7 +67,8 @@ class BicubicUpsample(layers.Layer):
     """
 
     def __init__(self, factor: int, **kwargs):
-        super().__init__(trainable=False, **kwargs)
+        kwargs["trainable"] = False  # also when rebuilt from a config that says so
+        super().__init__(**kwargs)
         self.factor = factor
         phases = bicubic_phase_weights(factor)
         # [5, 5, 1, factor^2]: the 2-D kernel of output phase (py, px) is the outer product of the 1-D ones,

@@ -14,11 +14,12 @@ from srgan_tf.layers import BicubicUpsample, VggPreprocess, residual_block, upsa
 
 
 def build_generator(config: ModelConfig) -> keras.Model:
-    """SRResNet: LR in [0, 1] of any size to SR in [0, 1], `scale` times larger, float32 under any policy.
+    """SRResNet: LR in [0, 1] of any size to SR `scale` times larger, float32 under any policy.
 
-    The paper's network by default. `generator_batch_norm=False` drops BatchNorm (EDSR), and
-    `bicubic_residual=True` adds the network's output to a bicubic upsample of its input (VDSR), with a
-    zero-initialised last layer, so training starts from bicubic quality instead of from noise.
+    The paper's network by default, whose tanh output stays in [0, 1]. `generator_batch_norm=False` drops
+    BatchNorm (EDSR), and `bicubic_residual=True` adds the network's output to a bicubic upsample of its input
+    (VDSR), with a zero-initialised last layer, so training starts from bicubic quality instead of from noise;
+    that output is not bounded (as EDSR's), and is clipped where it becomes an image.
     """
     filters, batch_norm = config.num_filters, config.generator_batch_norm
     lr = keras.Input((None, None, 3), name="lr")

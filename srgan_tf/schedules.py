@@ -1,11 +1,13 @@
 """The learning rate as a function of the step: linear warm-up, then constant, one step down, or cosine.
 
-A schedule, unlike a plain float, is not a variable of the optimizer, so it is not restored from a
-checkpoint: a run resumed with another `--learning_rate` trains with the new one.
+A constant rate stays a plain float, which Keras keeps as a variable of the optimizer (as checkpoints
+written before schedules existed hold it); the trainer sets that variable from the flags after a restore.
+A schedule is computed from the flags. Either way a resumed run trains with the rate it is given.
 """
 from __future__ import annotations
 
 import math
+from typing import Union
 
 import keras
 import tensorflow as tf
@@ -48,3 +50,12 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
 def learning_rate_schedule(config: TrainConfig) -> WarmupDecay:
     return WarmupDecay(config.learning_rate, config.lr_schedule, config.warmup_steps, config.lr_decay_step,
                        config.lr_after_decay, config.train_steps)
+
+
+def is_constant(config: TrainConfig) -> bool:
+    return config.lr_schedule == "step" and config.lr_decay_step == 0 and config.warmup_steps == 0
+
+
+def learning_rate(config: TrainConfig) -> Union[float, WarmupDecay]:
+    """What the optimizer is given: the float itself when the rate never changes, else the schedule."""
+    return config.learning_rate if is_constant(config) else learning_rate_schedule(config)

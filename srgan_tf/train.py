@@ -39,8 +39,8 @@ flags.DEFINE_bool("quantize_lr", True, "Round training LR patches to 8 bits, as 
 flags.DEFINE_integer("num_residual_blocks", 16, "Residual blocks in the generator.")
 flags.DEFINE_integer("num_filters", 64, "Filters in the generator's body.")
 flags.DEFINE_bool("generator_batch_norm", True,
-                  "BatchNorm in the generator's residual blocks (SRResNet); --nogenerator_batch_norm: EDSR's "
-                  "blocks, which train faster and need no batch statistics.")
+                  "BatchNorm in the generator (SRResNet); --nogenerator_batch_norm: none, as in EDSR, whose "
+                  "blocks train faster and need no batch statistics.")
 flags.DEFINE_float("residual_scaling", 1.0, "Residual branches are multiplied by this (EDSR: 0.1 for wide "
                                             "networks).")
 flags.DEFINE_bool("bicubic_residual", False,
@@ -62,7 +62,8 @@ flags.DEFINE_enum("lr_schedule", "step", LR_SCHEDULES,
                   "--learning_rate down to --lr_after_decay at --train_steps.")
 flags.DEFINE_integer("lr_decay_step", 0, "Step at which the step schedule drops to --lr_after_decay; 0: never.")
 flags.DEFINE_float("lr_after_decay", 1e-5, "Learning rate after --lr_decay_step (step), or at the end (cosine).")
-flags.DEFINE_integer("warmup_steps", 0, "Steps of linear warm-up from 0 to --learning_rate.")
+flags.DEFINE_integer("warmup_steps", 0, "Steps of linear warm-up to --learning_rate (step i: (i + 1) / warmup "
+                                        "of it).")
 flags.DEFINE_float("beta1", 0.9, "Adam beta_1.")
 flags.DEFINE_enum("pixel_loss", "mse", PIXEL_LOSSES,
                   "Pixel loss of pretraining, and of the GAN phase with --content_loss=pixel.")

@@ -3,8 +3,8 @@
 The inner loop (`train_loop`) runs `steps_per_loop` steps in one traced call; the outer loop
 (`TrainingController`) decides when to log, evaluate and checkpoint, as in tensorflow/models' orbit, and
 what to do about signals and divergence (see RELIABILITY.md).
-Both phases share the loop: `pretrain` trains SRResNet alone with pixel MSE, `gan` adds the
-discriminator, the VGG content loss and the adversarial loss.
+Both phases share the loop: `pretrain` trains the generator alone with a pixel loss (MSE or L1), `gan` adds
+the discriminator, a content loss (VGG features or pixels) and the adversarial loss.
 """
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def size_in_bytes(variables) -> int:
 
 
 def _make_optimizer(config: TrainConfig, loss_scaling: bool) -> keras.optimizers.Optimizer:
-    optimizer = keras.optimizers.Adam(schedules.learning_rate_schedule(config), beta_1=config.beta1)
+    optimizer = keras.optimizers.Adam(schedules.learning_rate(config), beta_1=config.beta1)
     return keras.optimizers.LossScaleOptimizer(optimizer) if loss_scaling else optimizer
 
 
@@ -136,17 +136,18 @@ class Trainer:
         """
         latest = tf.train.latest_checkpoint(self.config.model_dir)
         if latest:
-            status = self.checkpoint.restore(latest)
             try:
+                status = self.checkpoint.restore(latest)
                 status.assert_existing_objects_matched()
-            except AssertionError as error:
+            except (AssertionError, ValueError) as error:
                 raise CheckpointMismatchError(
                     f"--model_dir={self.config.model_dir} holds {latest}, which does not match this run's "
-                    f"phase ({self.config.phase}), networks or --deterministic; use a new --model_dir. "
-                    f"({error})") from error
+                    f"phase ({self.config.phase}), networks, --ema_decay (on or off), learning-rate schedule "
+                    f"(constant or not) or --deterministic; use a new --model_dir. ({error})") from error
             status.expect_partial()  # an input position saved by a --deterministic run may go unused
             self.resumed = True
             what = f"resumed from {latest} at step {int(self.step.numpy())}"
+            what += self._apply_configured_learning_rate()
         elif self.config.init_checkpoint:
             what = self._warm_start(self.config.init_checkpoint)
         else:
@@ -157,6 +158,20 @@ class Trainer:
         if self.is_chief:
             self._remove_partial_checkpoints()
         return what
+
+    def _apply_configured_learning_rate(self) -> str:
+        """A constant learning rate is a variable the restore has just overwritten: the flag's value wins."""
+        if not schedules.is_constant(self.config):
+            return ""
+        restored = float(self.g_optimizer.learning_rate.numpy())
+        for optimizer in self._optimizers():
+            optimizer.learning_rate = self.config.learning_rate
+        if math.isclose(restored, self.config.learning_rate, rel_tol=1e-6):
+            return ""
+        return f"; --learning_rate={self.config.learning_rate:g} replaces the checkpoint's {restored:g}"
+
+    def _optimizers(self):
+        return [self.g_optimizer] + ([self.d_optimizer] if self.is_gan else [])
 
     def _check_workers_agree(self):
         """Every worker must resume from the same checkpoint, or their weights silently differ."""
@@ -183,7 +198,10 @@ class Trainer:
             if theirs[field] != ours:
                 raise CheckpointMismatchError(
                     f"--init_checkpoint={path} has {field}={theirs[field]}, this run {ours}.")
-        key = checkpoints.restore_generator(self.generator, prefix)
+        try:
+            key = checkpoints.restore_generator(self.generator, prefix)
+        except ValueError as error:
+            raise CheckpointMismatchError(f"--init_checkpoint={path}: {error}") from error
         return f"generator warm-started from {prefix} ({key})"
 
     # ----------------------------------------------------------------------------- per-replica steps

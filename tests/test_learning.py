@@ -1,5 +1,7 @@
 """The networks learn, and the maths of each option is what it claims: bicubic residual, L1, schedules,
 the moving average, the GAN losses' gradients, and train/eval LR that match."""
+import dataclasses
+import json
 import os
 
 import numpy as np
@@ -13,8 +15,8 @@ from srgan_tf.evaluation import EvalConfig, evaluate_benchmark
 from srgan_tf.layers import BicubicUpsample
 from srgan_tf.models import build_generator
 from srgan_tf.schedules import learning_rate_schedule
-from srgan_tf.trainer import Trainer
-from srgan_tf.upscalers import from_generator
+from srgan_tf.trainer import CheckpointMismatchError, Trainer
+from srgan_tf.upscalers import load_upscaler
 
 DATA = DataConfig(hr_patch_size=16, batch_size=4, scale=4)
 # The fast-learning generator: BatchNorm-free blocks over a bicubic upsample.
@@ -56,6 +58,14 @@ def test_bicubic_upsample_layer_equals_tf_image_resize_also_under_xla(scale):
     np.testing.assert_allclose(tf.function(layer, jit_compile=True)(images), expected, atol=1e-5)
 
 
+def test_the_bicubic_upsample_layer_is_rebuilt_from_its_config():
+    layer = BicubicUpsample(4, name="bicubic")
+    rebuilt = BicubicUpsample.from_config(layer.get_config())
+    images = tf.random.stateless_uniform([1, 5, 6, 3], seed=[0, 0])
+    assert rebuilt.factor == 4 and not rebuilt.trainable
+    np.testing.assert_array_equal(rebuilt(images), layer(images))
+
+
 def test_a_bicubic_residual_generator_starts_at_bicubic():
     lr = tf.random.stateless_uniform([1, 9, 11, 3], seed=[1, 2])
     sr = build_generator(FAST)(lr)
@@ -71,12 +81,12 @@ def test_batch_norm_free_blocks_have_no_batch_norm_and_scaled_residuals():
 
 
 def test_a_tiny_generator_overfits_one_image_beyond_bicubic(one_device, tmp_path, make_image):
-    """Two hundred steps on crops of one photo: the network must beat interpolation on that photo."""
+    """Two hundred steps on one small photo: the network must beat interpolation on that photo."""
     image = imaging.to_float(make_image(32, 32, seed=5))[None]
     lr = imaging.quantize(imaging.bicubic_downscale(image, 4))
     trainer = make_trainer(one_device, tmp_path, pixel_loss="l1", learning_rate=1e-3,
                            data_config=DataConfig(hr_patch_size=32, batch_size=1, scale=4),
-                           model=FAST.__class__(**{**FAST.__dict__, "hr_patch_size": 32}))
+                           model=dataclasses.replace(FAST, hr_patch_size=32))
     train(trainer, repeated(one_device, lr, image), 200)
     sr = imaging.quantize(trainer.eval_generator(lr, training=False))
     bicubic = imaging.quantize(imaging.bicubic_upscale(lr, 4))
@@ -98,30 +108,54 @@ def test_l1_pixel_loss_is_the_mean_absolute_error():
 ])
 def test_learning_rate_warms_up_then_decays(kind, steps, expected):
     schedule = learning_rate_schedule(TrainConfig(model_dir="m", learning_rate=1e-3, lr_schedule=kind,
-                                                  warmup_steps=10, lr_decay_step=60, lr_after_decay=1e-5,
-                                                  train_steps=110))
+                                                  warmup_steps=10, lr_decay_step=60 if kind == "step" else 0,
+                                                  lr_after_decay=1e-5, train_steps=110))
     np.testing.assert_allclose([float(schedule(step)) for step in steps], expected, rtol=1e-5)
 
 
-def test_the_learning_rate_after_the_decay_step_is_what_the_optimizer_uses(one_device, tmp_path):
+def test_the_optimizer_steps_at_the_decayed_rate_from_the_decay_step_on(one_device, tmp_path):
     trainer = make_trainer(one_device, tmp_path, learning_rate=1e-3, lr_decay_step=2, lr_after_decay=1e-5)
     iterator = repeated(one_device, *batch())
-    train(trainer, iterator, 1)
-    assert trainer.scalars()["learning_rate/g"] == pytest.approx(1e-3)
-    train(trainer, iterator, 2)
+    steps = []
+    for _ in range(3):
+        before = trainer.generator.get_weights()
+        train(trainer, iterator, 1)
+        steps.append(max(float(np.abs(w - b).max()) for w, b in zip(trainer.generator.get_weights(), before)))
+    # Adam moves a weight by about the learning rate: steps 0 and 1 at 1e-3, step 2 at 1e-5.
+    assert steps[0] > 3e-4 and steps[1] > 3e-4 and steps[2] < 3e-5, steps
     assert trainer.scalars()["learning_rate/g"] == pytest.approx(1e-5)
 
 
-def test_resuming_with_another_learning_rate_applies_it(one_device, tmp_path):
-    first = make_trainer(one_device, tmp_path, learning_rate=1e-3)
+@pytest.mark.parametrize("schedule", [{}, {"warmup_steps": 1, "lr_schedule": "cosine"}])
+def test_resuming_with_another_learning_rate_applies_it(one_device, tmp_path, schedule):
+    """A constant rate is an optimizer variable that the checkpoint holds; a schedule is not."""
+    first = make_trainer(one_device, tmp_path, learning_rate=1e-3, **schedule)
     train(first, repeated(one_device, *batch()), 2)
     first.save_checkpoint()
-    resumed = make_trainer(one_device, tmp_path, learning_rate=2e-4)
+    resumed = make_trainer(one_device, tmp_path, learning_rate=2e-4, **schedule)
     assert resumed.resumed and int(resumed.step.numpy()) == 2
-    assert resumed.scalars()["learning_rate/g"] == pytest.approx(2e-4)
+    expected = 2e-4 if not schedule else float(learning_rate_schedule(resumed.config)(2))
+    assert resumed.scalars()["learning_rate/g"] == pytest.approx(expected)
+    assert expected < 5e-4
 
 
-def test_moving_average_follows_the_weights_and_is_checkpointed_and_exported(one_device, tmp_path):
+def test_resuming_with_other_optimizer_state_is_refused_by_name(one_device, tmp_path):
+    first = make_trainer(one_device, tmp_path)
+    first.save_checkpoint()
+    with pytest.raises(CheckpointMismatchError, match="--ema_decay .* learning-rate schedule"):
+        make_trainer(one_device, tmp_path, ema_decay=0.9)
+    with pytest.raises(CheckpointMismatchError, match="--ema_decay .* learning-rate schedule"):
+        make_trainer(one_device, tmp_path, warmup_steps=5)
+
+
+def test_model_configs_written_before_the_generator_options_load_as_the_paper_network():
+    old = {"scale": 4, "num_residual_blocks": 16, "num_filters": 64, "hr_patch_size": 96,
+           "discriminator_filters": 64, "vgg_layer": "vgg54", "vgg_weights": "imagenet"}
+    config = ModelConfig.from_json(json.dumps(old))
+    assert (config.generator_batch_norm, config.residual_scaling, config.bicubic_residual) == (True, 1.0, False)
+
+
+def test_moving_average_follows_the_weights_and_is_what_checkpoints_give_to_tools(one_device, tmp_path):
     trainer = make_trainer(one_device, tmp_path, ema_decay=0.5, learning_rate=1e-2)
     iterator = repeated(one_device, *batch())
     expected = trainer.generator.get_weights()
@@ -158,6 +192,8 @@ def test_a_checkpoint_without_a_generator_is_refused_by_name(tmp_path):
     ({"warmup_steps": 100, "train_steps": 100}, "--warmup_steps"),
     ({"pixel_loss": "l2"}, "--pixel_loss"),
     ({"lr_schedule": "linear"}, "--lr_schedule"),
+    ({"lr_schedule": "cosine", "lr_decay_step": 10}, "--lr_decay_step=10 belongs to --lr_schedule=step"),
+    ({"warmup_steps": 10, "lr_decay_step": 10}, "--lr_decay_step=10 must come after the --warmup_steps"),
 ])
 def test_settings_that_cannot_work_are_refused_by_flag_name(overrides, named):
     with pytest.raises(ValueError, match=named):
@@ -252,10 +288,13 @@ def test_in_training_psnr_equals_what_the_evaluate_command_reports(one_device, t
     train(trainer, repeated(one_device, *batch()), 3)
     during_training, _ = trainer.evaluate(data.eval_dataset(tiny_records["val"], 4))
 
+    trainer.save_checkpoint()
+    checkpoints.write_model_config(str(tmp_path), FAST)
+
     val_images = os.path.join(os.path.dirname(os.path.dirname(tiny_records["val"])), "val_images")
     (benchmark,) = find_benchmarks([val_images], [], 4)
-    upscaler = from_generator(trainer.eval_generator, 4, "trained")
-    result = evaluate_benchmark(upscaler, benchmark, EvalConfig(scale=4))
+    # What `python -m srgan_tf.evaluate --model=<model_dir>` runs: the checkpoint's generator, on image files.
+    result = evaluate_benchmark(load_upscaler(str(tmp_path), 4), benchmark, EvalConfig(scale=4))
     assert len(result.images) == 2
     assert during_training["eval/psnr_y"] == pytest.approx(result.mean()["psnr"], abs=1e-4)
     assert during_training["eval/ssim_y"] == pytest.approx(result.mean()["ssim"], abs=1e-5)
