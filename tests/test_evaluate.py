@@ -132,6 +132,28 @@ def test_checkpoint_evaluation_writes_table_csv_json_and_pictures(tmp_path, tiny
     assert sorted(os.listdir(output_dir)) == ["HR", "HR.csv", "HR.json"]  # no temporary files left
 
 
+def test_several_models_are_compared_in_one_picture_a_summary_and_a_report_each(tmp_path, tiny_model,
+                                                                                 make_image):
+    model_dir, _ = tiny_model
+    hr_dir = write_folder(tmp_path / "HR", {"photo.png": make_image(40, 44, seed=3)})
+    output_dir = tmp_path / "out"
+    result = run_cli(f"--model={model_dir},bicubic", f"--hr_dir={hr_dir}", f"--output_dir={output_dir}")
+    assert result.returncode == 0, result.stderr
+    label = os.path.basename(model_dir)
+    (summary,) = [line for line in result.stdout.splitlines() if line.startswith("HR x4 mean PSNR / SSIM")]
+    model_mean, bicubic_mean = [line.split()[2] for line in result.stdout.splitlines()
+                                if line.startswith("mean (1)")]  # a table per model, in order
+    assert f", {label} {model_mean} dB" in summary and f", bicubic {bicubic_mean} dB" in summary
+    for report in (label, "bicubic"):
+        with open(output_dir / report / "HR.json") as f:
+            assert json.load(f)["num_images"] == 1
+    picture = imaging.load_rgb(str(output_dir / "HR" / "photo.png"))
+    assert picture.shape[1] == 5 * 44 + 4 * comparison.GAP  # LR | bicubic | model | bicubic | HR
+
+    twice = run_cli("--model=bicubic,bicubic", f"--hr_dir={hr_dir}")
+    assert twice.returncode != 0 and "labels (last parts of their paths) must differ" in twice.stderr
+
+
 class PixelModule(tf.Module):
     """A SavedModel with a `predict_pixels` signature whose keys are not the serving module's."""
 
