@@ -37,6 +37,17 @@ def test_bad_flag_values_stop_with_the_flag_named(parse, bad, named):
         parse("--train_records=x", "--model_dir=y", bad)
 
 
+@pytest.mark.parametrize("bad,named", [
+    (["--ema_decay=1.5"], "--ema_decay=1.5 must be in"),
+    (["--warmup_steps=10", "--train_steps=10"], "--warmup_steps=10 must be"),
+])
+def test_flag_combinations_that_cannot_work_stop_before_training(parse, tmp_path, bad, named):
+    parse(f"--train_records={tmp_path}/none-*", f"--model_dir={tmp_path}/run", *TINY_FLAGS, *bad)
+    with pytest.raises(SystemExit, match=named):
+        train.main(["train"])
+    assert not os.path.exists(tmp_path / "run")
+
+
 def test_missing_records_stop_before_any_work(parse, tmp_path):
     parse(f"--train_records={tmp_path}/nothing-*", f"--model_dir={tmp_path}/run", *TINY_FLAGS)
     with pytest.raises(FileNotFoundError, match="--train_records=.*matches no files"):
