@@ -8,9 +8,10 @@ and writes the learning curve to `<output_dir>/<label>.csv` and `<output_dir>/<l
     python tools/benchmark_quality.py --flagfile=configs/div2k_srresnet.flags --minutes=10 --label=srresnet
 
 Every training flag can be given after the flagfile to change the recipe (e.g. `--num_residual_blocks=6`).
-The flagfile's own `--train_records` and `--model_dir` are replaced by the benchmark's (records of the
-sample photographs in `<output_dir>/records`, made once and then reused; `<output_dir>/model`) unless they
-are given on the command line.
+The flagfile's `--val_records` and `--export_dir` are not used, and its `--train_records` and `--model_dir`
+are replaced by the benchmark's (records of the sample photographs in `<output_dir>/records`, made once and
+then reused; `<output_dir>/model`) unless they are given on the command line. A time budget shorter than the
+recipe's `--train_steps` cuts a decaying learning-rate schedule short: pass `--train_steps` to fit it.
 
 The figures: PSNR and SSIM on the Y channel with a border of `scale` pixels removed, as papers report them,
 averaged over the folder's images; bicubic's, which is the floor a trained model should clear (Set5 x4:
@@ -287,6 +288,8 @@ def check_inputs():
         fail(f"--train_records={FLAGS.train_records!r} matches no files.")
     if command_line_value("model_dir") is None:
         FLAGS.model_dir = os.path.join(FLAGS.output_dir, "model")
+    # The curve is measured on --hr_dir and nothing is exported: the recipe's own paths for these are unused.
+    FLAGS.val_records = FLAGS.export_dir = ""
     try:
         benchmarks = find_benchmarks(FLAGS.hr_dir, [], FLAGS.scale)
     except FileNotFoundError as error:
