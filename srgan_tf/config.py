@@ -115,7 +115,7 @@ class TrainConfig:
     lr_schedule: str = "step"
     lr_decay_step: int = 0  # step schedule: 0 keeps the learning rate constant
     lr_after_decay: float = 1e-5  # step: the rate after lr_decay_step; cosine: the rate at train_steps
-    warmup_steps: int = 0  # linear warm-up from 0 to learning_rate before the schedule
+    warmup_steps: int = 0  # linear warm-up: step i at (i + 1) / warmup_steps of learning_rate
     beta1: float = 0.9
     pixel_loss: str = "mse"  # pretraining's loss, and the gan phase's content loss when content_loss=pixel
     content_loss: str = "vgg"  # gan phase only

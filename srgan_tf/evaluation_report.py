@@ -37,7 +37,8 @@ def format_table(result: BenchmarkResult, model_name: str, config: EvalConfig) -
 
 def format_summary(results: Sequence[BenchmarkResult], labels: Sequence[str], config: EvalConfig) -> str:
     """One line comparing the models' mean PSNR/SSIM on a benchmark with bicubic's."""
-    means = [(label, result.mean()) for label, result in zip(labels, results) if result.mean() is not None]
+    means = [(label, mean) for label, mean in zip(labels, (result.mean() for result in results))
+             if mean is not None]
     if not means:
         return f"{results[0].benchmark.name}: no image evaluated"
     bicubic = means[0][1]

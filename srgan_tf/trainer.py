@@ -164,14 +164,15 @@ class Trainer:
         if not schedules.is_constant(self.config):
             return ""
         restored = float(self.g_optimizer.learning_rate.numpy())
-        for optimizer in self._optimizers():
+        for optimizer in self._optimizers().values():
             optimizer.learning_rate = self.config.learning_rate
         if math.isclose(restored, self.config.learning_rate, rel_tol=1e-6):
             return ""
         return f"; --learning_rate={self.config.learning_rate:g} replaces the checkpoint's {restored:g}"
 
-    def _optimizers(self):
-        return [self.g_optimizer] + ([self.d_optimizer] if self.is_gan else [])
+    def _optimizers(self) -> Dict[str, keras.optimizers.Optimizer]:
+        """The optimizers by the network they train: "g", and "d" in the gan phase."""
+        return {"g": self.g_optimizer, **({"d": self.d_optimizer} if self.is_gan else {})}
 
     def _check_workers_agree(self):
         """Every worker must resume from the same checkpoint, or their weights silently differ."""
@@ -362,11 +363,8 @@ class Trainer:
     def scalars(self) -> Dict[str, float]:
         """Learning rates and loss scales, read from the optimizers, and the steps loss scaling skipped."""
         values = {}
-        optimizers = {"g": self.g_optimizer}
-        if self.is_gan:
-            optimizers["d"] = self.d_optimizer
         step = int(self.step.numpy())
-        for name, optimizer in optimizers.items():
+        for name, optimizer in self._optimizers().items():
             values[f"learning_rate/{name}"] = float(optimizer.learning_rate.numpy())
             if self.loss_scaling:
                 values[f"loss_scale/{name}"] = float(optimizer.dynamic_scale.numpy())

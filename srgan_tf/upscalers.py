@@ -1,7 +1,7 @@
 """What an evaluation can upscale with: bicubic, a training checkpoint, an exported SavedModel, or a
 generator held in memory.
 
-Each takes one uint8 LR image `[h, w, 3]` and give a uint8 SR image, the form in which SR results
+Each takes one uint8 LR image `[h, w, 3]` and gives a uint8 SR image, the form in which SR results
 are saved and compared in the literature.
 """
 from __future__ import annotations
