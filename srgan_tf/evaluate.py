@@ -20,9 +20,9 @@ import sys
 
 from absl import app, flags
 
-from srgan_tf import evaluation, evaluation_report
-from srgan_tf.benchmarks import find_benchmarks
-from srgan_tf.upscalers import load_upscaler
+from srgan_tf.evaluation import report, scoring
+from srgan_tf.evaluation.image_pairs import find_benchmarks
+from srgan_tf.evaluation.upscalers import load_upscaler
 
 FLAGS = flags.FLAGS
 
@@ -46,7 +46,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     try:
-        config = evaluation.EvalConfig(scale=FLAGS.scale, shave=FLAGS.shave, y_only=FLAGS.y_only)
+        config = scoring.EvalConfig(scale=FLAGS.scale, shave=FLAGS.shave, y_only=FLAGS.y_only)
         benchmarks = find_benchmarks(FLAGS.hr_dir, FLAGS.lr_dir, config.scale)
         upscalers = [load_upscaler(model, config.scale) for model in FLAGS.model]
     except (FileNotFoundError, ValueError) as error:
@@ -57,15 +57,15 @@ def main(argv):
     evaluated = 0
     for benchmark in benchmarks:
         comparison_dir = FLAGS.output_dir and os.path.join(FLAGS.output_dir, benchmark.name)
-        results = evaluation.evaluate_models(upscalers, benchmark, config, comparison_dir)
+        results = scoring.evaluate_models(upscalers, benchmark, config, comparison_dir)
         for upscaler, result in zip(upscalers, results):
-            print(evaluation_report.format_table(result, upscaler.name, config) + "\n", flush=True)
+            print(report.format_table(result, upscaler.name, config) + "\n", flush=True)
             if FLAGS.output_dir:
                 report_dir = FLAGS.output_dir if len(upscalers) == 1 else os.path.join(FLAGS.output_dir,
                                                                                        upscaler.label)
-                evaluation_report.write_reports(report_dir, result, upscaler.name, config)
+                report.write_reports(report_dir, result, upscaler.name, config)
         if len(upscalers) > 1:
-            print(evaluation_report.format_summary(results, labels, config) + "\n", flush=True)
+            print(report.format_summary(results, labels, config) + "\n", flush=True)
         evaluated += len(results[0].images)
     if not evaluated:
         print("No image could be evaluated.", file=sys.stderr)

@@ -150,15 +150,15 @@ def main(argv):
     # Devices must be configured before TensorFlow touches them, so this comes first.
     import tensorflow as tf
     tf.get_logger().setLevel("WARNING")  # TensorFlow's own INFO lines would drown the progress lines
-    from srgan_tf import distribute
+    from srgan_tf.training import distribute
     distribute.split_cpu(FLAGS.cpu_replicas)
-    from srgan_tf import preemption, runner
+    from srgan_tf.training import job, preemption
     try:
         data_config, model_config, train_config = configs_from_flags()
     except ValueError as error:  # a combination of flags that cannot work: the message names them
         sys.exit(f"error: {error}")
     try:
-        runner.run_training(data_config, model_config, train_config)
+        job.run_training(data_config, model_config, train_config)
     except preemption.TrainingInterrupted as stop:
         logging.warning("%s", stop)
         sys.exit(stop.exit_code)

@@ -42,7 +42,7 @@ def tiny_records(tmp_path_factory):
     """Train and val TFRecords made by the library's own writer from a few small generated photos."""
     from PIL import Image
 
-    from srgan_tf.record_writer import write_records
+    from srgan_tf.data.writer import write_records
 
     root = tmp_path_factory.mktemp("tiny_records")
     patterns = {}

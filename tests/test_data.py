@@ -8,19 +8,20 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from srgan_tf import data, imaging, records
+from srgan_tf.common import imaging
+from srgan_tf.data import pipeline, schema
 from srgan_tf.config import DataConfig
 
 
 def write_shards(directory, shards, split="train", gzip=False):
     """Writes one shard per list of uint8 images (keys "shard/index"); returns a glob matching them."""
     for s, images in enumerate(shards):
-        path = os.path.join(str(directory), records.shard_name(split, s, len(shards), gzip))
+        path = os.path.join(str(directory), schema.shard_name(split, s, len(shards), gzip))
         with tf.io.TFRecordWriter(path, "GZIP" if gzip else "") as writer:
             for i, pixels in enumerate(images):
                 png = io.BytesIO()
                 Image.fromarray(pixels).save(png, format="PNG")
-                writer.write(records.serialize_example(png.getvalue(), "png", *pixels.shape[:2], f"{s}/{i}"))
+                writer.write(schema.serialize_example(png.getvalue(), "png", *pixels.shape[:2], f"{s}/{i}"))
     return os.path.join(str(directory), f"{split}-*")
 
 
@@ -56,7 +57,7 @@ def test_training_batches_are_symmetric_crops_with_their_bicubic_lr(tmp_path, ma
     images = [make_image(48, 56, seed=s) for s in range(3)]
     config = DataConfig(train_records=write_shards(tmp_path, [images[:2], images[2:]]), scale=4,
                         hr_patch_size=32, batch_size=8, crops_per_image=4, shuffle_buffer=16, seed=7)
-    dataset = data.train_dataset_fn(config)(tf.distribute.InputContext())
+    dataset = pipeline.train_dataset_fn(config)(tf.distribute.InputContext())
     assert [s.shape.as_list() for s in dataset.element_spec] == [[8, 8, 8, 3], [8, 32, 32, 3]]
     crops = {image[y:y + 32, x:x + 32].tobytes()
              for image in images for y in range(48 - 31) for x in range(56 - 31)}
@@ -79,7 +80,7 @@ def test_a_seed_makes_the_pipeline_repeatable(tmp_path, make_image):
     def batches(seed):
         config = DataConfig(train_records=pattern, scale=2, hr_patch_size=16, batch_size=4, crops_per_image=2,
                             seed=seed)
-        dataset = data.train_dataset_fn(config)(tf.distribute.InputContext())
+        dataset = pipeline.train_dataset_fn(config)(tf.distribute.InputContext())
         return np.stack([hr for _, hr in take(dataset, 5)])
 
     first = batches(3)
@@ -92,23 +93,23 @@ def test_images_smaller_than_the_patch_are_skipped_and_counted(tmp_path):
     small_ones = [[flat(60, 12)], [flat(70, 20)]]
     config = DataConfig(train_records=write_shards(tmp_path, shards), scale=4, hr_patch_size=32, batch_size=4,
                         shuffle_buffer=8, seed=1)
-    count = data.count_images(data.list_record_files(config.train_records), 32)
+    count = pipeline.count_images(pipeline.list_record_files(config.train_records), 32)
     assert (count.smaller, count.total) == (2, 5)
-    ids = {i for _, hr in take(data.train_dataset_fn(config)(tf.distribute.InputContext()), 10)
+    ids = {i for _, hr in take(pipeline.train_dataset_fn(config)(tf.distribute.InputContext()), 10)
            for i in colour_ids(hr)}
     assert ids == {10, 40, 50}
     (tmp_path / "small").mkdir()
     too_small = DataConfig(train_records=write_shards(tmp_path / "small", small_ones), scale=4,
                            hr_patch_size=32, batch_size=4)
     with pytest.raises(ValueError, match="--train_records: input pipeline 1 of 1 needs at least 1 image"):
-        data.train_dataset_fn(too_small)(tf.distribute.InputContext())
+        pipeline.train_dataset_fn(too_small)(tf.distribute.InputContext())
 
 
 def test_missing_training_records_name_the_flag_and_pattern(tmp_path):
     pattern = str(tmp_path / "nothing-*.tfrecord")
     message = f"--train_records='{pattern},{pattern}x' matches no files"
     with pytest.raises(FileNotFoundError, match=re.escape(message)):
-        data.train_dataset_fn(DataConfig(train_records=f"{pattern},{pattern}x"))
+        pipeline.train_dataset_fn(DataConfig(train_records=f"{pattern},{pattern}x"))
 
 
 def test_gzip_and_plain_shards_are_read_together(tmp_path):
@@ -117,16 +118,16 @@ def test_gzip_and_plain_shards_are_read_together(tmp_path):
     pattern = f"{tmp_path}/train-*.tfrecord.gz, {tmp_path}/train-*.tfrecord"
     config = DataConfig(train_records=pattern, scale=2, hr_patch_size=8, batch_size=3, shuffle_buffer=1,
                         seed=0)
-    dataset = data.train_dataset_fn(config)(tf.distribute.InputContext())
+    dataset = pipeline.train_dataset_fn(config)(tf.distribute.InputContext())
     ids = {i for _, hr in take(dataset, 4) for i in colour_ids(hr)}
     assert ids == {10, 20, 30}
-    assert sorted(int(e["hr"][0, 0, 0, 0] * 255) for e in data.eval_dataset(pattern, 2)) == [10, 20, 30]
+    assert sorted(int(e["hr"][0, 0, 0, 0] * 255) for e in pipeline.eval_dataset(pattern, 2)) == [10, 20, 30]
 
 
 def test_eval_images_are_mod_cropped_with_8bit_bicubic_lr(tmp_path, make_image):
     images = [make_image(50, 37, seed=1), make_image(44, 60, seed=2), make_image(3, 3, seed=3)]
     pattern = write_shards(tmp_path, [images], split="val")
-    elements = list(data.eval_dataset(pattern, scale=4))
+    elements = list(pipeline.eval_dataset(pattern, scale=4))
     assert [e["key"].numpy().tolist() for e in elements] == [[b"0/0"], [b"0/1"]]  # the 3x3 image is left out
     for element, pixels in zip(elements, images):
         hr, lr = element["hr"].numpy(), element["lr"].numpy()
@@ -135,7 +136,7 @@ def test_eval_images_are_mod_cropped_with_8bit_bicubic_lr(tmp_path, make_image):
         np.testing.assert_array_equal(np.round(hr[0] * 255), pixels[:height, :width])
         np.testing.assert_allclose(lr, imaging.quantize(imaging.bicubic_downscale(hr, 4)).numpy(), atol=1e-7)
         np.testing.assert_allclose(lr * 255, np.round(lr * 255), atol=1e-4)
-    assert len(list(data.eval_dataset(pattern, scale=4, max_images=1))) == 1
+    assert len(list(pipeline.eval_dataset(pattern, scale=4, max_images=1))) == 1
 
 
 def test_two_replicas_get_distinct_examples(tmp_path):
@@ -144,7 +145,7 @@ def test_two_replicas_get_distinct_examples(tmp_path):
     config = DataConfig(train_records=write_shards(tmp_path, shards), scale=4, hr_patch_size=32, batch_size=8,
                         shuffle_buffer=1, seed=5)
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    batches = iter(strategy.distribute_datasets_from_function(data.train_dataset_fn(config)))
+    batches = iter(strategy.distribute_datasets_from_function(pipeline.train_dataset_fn(config)))
     per_replica = [colour_ids(hr) for hr in strategy.experimental_local_results(next(batches)[1])]
     assert [len(ids) for ids in per_replica] == [4, 4]
     assert not set(per_replica[0]) & set(per_replica[1])
@@ -157,10 +158,10 @@ def test_input_pipelines_read_disjoint_parts_of_the_data(tmp_path, num_files):
     pattern = write_shards(tmp_path, [images[f::num_files] for f in range(num_files)])
     config = DataConfig(train_records=pattern, scale=4, hr_patch_size=32, batch_size=4, shuffle_buffer=4,
                         seed=2)
-    dataset_fn = data.train_dataset_fn(config)
+    dataset_fn = pipeline.train_dataset_fn(config)
     seen = []
-    for pipeline in range(2):
-        context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline,
+    for pipeline_id in range(2):
+        context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline_id,
                                              num_replicas_in_sync=2)
         seen.append({i for _, hr in take(dataset_fn(context), 8) for i in colour_ids(hr)})
     assert not seen[0] & seen[1]

@@ -10,12 +10,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srgan_tf import checkpoints, comparison, imaging, metrics, models
-from srgan_tf.benchmarks import find_benchmarks
+from srgan_tf.common import imaging
+from srgan_tf.evaluation import metrics, pictures
+from srgan_tf.modeling.generator import build_generator
+from srgan_tf.training import checkpointing
+from srgan_tf.evaluation.image_pairs import find_benchmarks
 from srgan_tf.config import ModelConfig
-from srgan_tf.evaluation import EvalConfig, evaluate_benchmark
-from srgan_tf.evaluation_report import format_table, write_reports
-from srgan_tf.upscalers import Upscaler, bicubic, load_upscaler
+from srgan_tf.evaluation.scoring import EvalConfig, evaluate_benchmark
+from srgan_tf.evaluation.report import format_table, write_reports
+from srgan_tf.evaluation.upscalers import Upscaler, bicubic, load_upscaler
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = EvalConfig(scale=4)
@@ -54,8 +57,8 @@ def tiny_model(tmp_path_factory):
     """A model directory holding a 1-block, 8-filter x4 generator at step 5, and that generator."""
     model_dir = str(tmp_path_factory.mktemp("model"))
     config = ModelConfig(num_residual_blocks=1, num_filters=8, scale=4)
-    generator = models.build_generator(config)
-    checkpoints.write_model_config(model_dir, config)
+    generator = build_generator(config)
+    checkpointing.write_model_config(model_dir, config)
     ckpt = tf.train.Checkpoint(generator=generator, step=tf.Variable(5, dtype=tf.int64))
     tf.train.CheckpointManager(ckpt, model_dir, max_to_keep=1, checkpoint_name="ckpt").save()
     return model_dir, generator
@@ -109,12 +112,12 @@ def test_checkpoint_evaluation_writes_table_csv_json_and_pictures(tmp_path, tiny
         assert abs(r.psnr - r.bicubic_psnr) > 0.1  # the generator ran, not bicubic
 
         picture = imaging.load_rgb(os.path.join(output_dir, "HR", f"{r.name}.png"))
-        crop_w = min(hr.shape[1], comparison.CROP_SIZE)
-        assert picture.shape == (comparison.LABEL_HEIGHT + hr.shape[0], 4 * crop_w + 3 * comparison.GAP, 3)
+        crop_w = min(hr.shape[1], pictures.CROP_SIZE)
+        assert picture.shape == (pictures.LABEL_HEIGHT + hr.shape[0], 4 * crop_w + 3 * pictures.GAP, 3)
         left = (hr.shape[1] - crop_w) // 2 // 4 * 4
-        np.testing.assert_array_equal(picture[comparison.LABEL_HEIGHT:, -crop_w:], hr[:, left:left + crop_w])
-        second_panel = slice(crop_w + comparison.GAP, 2 * crop_w + comparison.GAP)
-        np.testing.assert_array_equal(picture[comparison.LABEL_HEIGHT:, second_panel],
+        np.testing.assert_array_equal(picture[pictures.LABEL_HEIGHT:, -crop_w:], hr[:, left:left + crop_w])
+        second_panel = slice(crop_w + pictures.GAP, 2 * crop_w + pictures.GAP)
+        np.testing.assert_array_equal(picture[pictures.LABEL_HEIGHT:, second_panel],
                                       bicubic_sr[:, left:left + crop_w])
 
     table = format_table(result, upscaler.name, CONFIG)
@@ -148,7 +151,7 @@ def test_several_models_are_compared_in_one_picture_a_summary_and_a_report_each(
         with open(output_dir / report / "HR.json") as f:
             assert json.load(f)["num_images"] == 1
     picture = imaging.load_rgb(str(output_dir / "HR" / "photo.png"))
-    assert picture.shape[1] == 5 * 44 + 4 * comparison.GAP  # LR | bicubic | model | bicubic | HR
+    assert picture.shape[1] == 5 * 44 + 4 * pictures.GAP  # LR | bicubic | model | bicubic | HR
 
     twice = run_cli("--model=bicubic,bicubic", f"--hr_dir={hr_dir}")
     assert twice.returncode != 0 and "labels (last parts of their paths) must differ" in twice.stderr

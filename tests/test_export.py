@@ -9,10 +9,11 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
-from srgan_tf import export
+from srgan_tf.serving import saved_model
 from srgan_tf.config import ModelConfig
-from srgan_tf.models import build_generator
-from srgan_tf.tiling import TilingConfig, receptive_radius, tiling_for, upscale_in_tiles
+from srgan_tf.modeling.generator import build_generator
+from srgan_tf.modeling.generator import receptive_radius
+from srgan_tf.serving.tiling import TilingConfig, tiling_for, upscale_in_tiles
 from tiny_models import (MAX_PIXELS, STEP, TILE_OVERLAP, TILE_SIZE, TINY, encode, export_tiny, keras_upscale,
                          make_model_dir, run_like_tf_serving, saved_model_cli)
 
@@ -116,7 +117,7 @@ def test_every_generator_variant_exports_and_tiles_exactly(variant, tmp_path, ma
     generator = build_generator(config)
     rng = np.random.default_rng(0)  # no zero-initialised layer: every path must reach the output
     generator.set_weights([rng.normal(0, 0.05, w.shape).astype(np.float32) for w in generator.get_weights()])
-    path = export.export_saved_model(generator, config, str(tmp_path), 1, tile_size=TILE_SIZE)
+    path = saved_model.export_saved_model(generator, config, str(tmp_path), 1, tile_size=TILE_SIZE)
     pixels = make_image(70, 66, seed=3)
     upscaled = tf.saved_model.load(path).signatures["predict_pixels"](pixels=tf.constant(pixels[None]))
     reference = np.clip(keras_upscale(generator, pixels), 0, 1)
@@ -226,7 +227,7 @@ def test_versions_are_written_atomically_and_never_overwritten_silently(model_di
         assert os.path.basename(path).startswith(".tmp-3-")  # a name TF Serving ignores
         raise OSError("disk full")
 
-    monkeypatch.setattr(export, "_write_warmup_requests", fail)
+    monkeypatch.setattr(saved_model, "_write_warmup_requests", fail)
     with pytest.raises(OSError, match="disk full"):
         export_tiny(generator, exports, version=3, overwrite=True)
     assert sorted(os.listdir(exports)) == ["3"]  # no half-written version, no leftovers

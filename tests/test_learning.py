@@ -8,15 +8,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srgan_tf import checkpoints, data, imaging, losses, metrics
-from srgan_tf.benchmarks import find_benchmarks
+from srgan_tf.common import imaging
+from srgan_tf.data import pipeline
+from srgan_tf.evaluation import metrics
+from srgan_tf.modeling import losses
+from srgan_tf.training import checkpointing
+from srgan_tf.evaluation.image_pairs import find_benchmarks
 from srgan_tf.config import DataConfig, ModelConfig, TrainConfig
-from srgan_tf.evaluation import EvalConfig, evaluate_benchmark
-from srgan_tf.layers import BicubicUpsample
-from srgan_tf.models import build_generator
-from srgan_tf.schedules import learning_rate_schedule
-from srgan_tf.trainer import CheckpointMismatchError, Trainer
-from srgan_tf.upscalers import load_upscaler
+from srgan_tf.evaluation.scoring import EvalConfig, evaluate_benchmark
+from srgan_tf.modeling.layers import BicubicUpsample
+from srgan_tf.modeling.generator import build_generator
+from srgan_tf.training.schedules import learning_rate_schedule
+from srgan_tf.training.trainer import CheckpointMismatchError, Trainer
+from srgan_tf.evaluation.upscalers import load_upscaler
 
 DATA = DataConfig(hr_patch_size=16, batch_size=4, scale=4)
 # The fast-learning generator: BatchNorm-free blocks over a bicubic upsample.
@@ -168,22 +172,22 @@ def test_moving_average_follows_the_weights_and_is_what_checkpoints_give_to_tool
     assert trainer.eval_generator is trainer.ema_generator
     assert not np.allclose(expected[-2], trainer.generator.get_weights()[-2])  # the two really differ
     trainer.save_checkpoint()
-    checkpoints.write_model_config(str(tmp_path), FAST)
+    checkpointing.write_model_config(str(tmp_path), FAST)
 
     resumed = make_trainer(one_device, tmp_path, ema_decay=0.5, learning_rate=1e-2)
     for ours, theirs in zip(resumed.ema_generator.get_weights(), trainer.ema_generator.get_weights()):
         np.testing.assert_array_equal(ours, theirs)
-    loaded, _, step = checkpoints.load_generator(str(tmp_path))
+    loaded, _, step = checkpointing.load_generator(str(tmp_path))
     assert step == 3
     for ours, theirs in zip(loaded.get_weights(), trainer.ema_generator.get_weights()):
         np.testing.assert_array_equal(ours, theirs)
 
 
 def test_a_checkpoint_without_a_generator_is_refused_by_name(tmp_path):
-    checkpoints.write_model_config(str(tmp_path), FAST)
+    checkpointing.write_model_config(str(tmp_path), FAST)
     prefix = tf.train.Checkpoint(step=tf.Variable(3, dtype=tf.int64)).save(str(tmp_path / "ckpt"))
     with pytest.raises(ValueError, match=f"{prefix} holds no generator weights"):
-        checkpoints.load_generator(prefix)
+        checkpointing.load_generator(prefix)
 
 
 @pytest.mark.parametrize("overrides,named", [
@@ -278,7 +282,7 @@ def test_training_lr_is_rounded_to_8_bits_unless_asked_not_to(tiny_records):
     for quantize, expect_levels in ((True, True), (False, False)):
         config = DataConfig(train_records=tiny_records["train"], hr_patch_size=16, batch_size=4, seed=0,
                             quantize_lr=quantize)
-        lr, _ = next(iter(data.train_dataset_fn(config)(tf.distribute.InputContext())))
+        lr, _ = next(iter(pipeline.train_dataset_fn(config)(tf.distribute.InputContext())))
         levels = lr.numpy() * 255.0
         assert np.allclose(levels, np.round(levels), atol=1e-4) == expect_levels
 
@@ -286,10 +290,10 @@ def test_training_lr_is_rounded_to_8_bits_unless_asked_not_to(tiny_records):
 def test_in_training_psnr_equals_what_the_evaluate_command_reports(one_device, tmp_path, tiny_records):
     trainer = make_trainer(one_device, tmp_path, ema_decay=0.5, learning_rate=1e-2)
     train(trainer, repeated(one_device, *batch()), 3)
-    during_training, _ = trainer.evaluate(data.eval_dataset(tiny_records["val"], 4))
+    during_training, _ = trainer.evaluate(pipeline.eval_dataset(tiny_records["val"], 4))
 
     trainer.save_checkpoint()
-    checkpoints.write_model_config(str(tmp_path), FAST)
+    checkpointing.write_model_config(str(tmp_path), FAST)
 
     val_images = os.path.join(os.path.dirname(os.path.dirname(tiny_records["val"])), "val_images")
     (benchmark,) = find_benchmarks([val_images], [], 4)

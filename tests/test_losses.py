@@ -1,7 +1,7 @@
 import numpy as np
 import tensorflow as tf
 
-from srgan_tf import losses
+from srgan_tf.modeling import losses
 
 
 def test_pixel_mse_is_per_example():

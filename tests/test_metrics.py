@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 from skimage.metrics import structural_similarity
 
-from srgan_tf import metrics
+from srgan_tf.evaluation import metrics
 
 
 def reference_planes(images_uint8: np.ndarray, shave: int, y_only: bool) -> np.ndarray:

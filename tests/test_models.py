@@ -3,9 +3,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srgan_tf import models
+from srgan_tf.modeling.discriminator import build_discriminator
+from srgan_tf.modeling.generator import build_generator
+from srgan_tf.modeling.vgg import build_vgg_features
 from srgan_tf.config import ModelConfig
-from srgan_tf.layers import PixelShuffle, VggPreprocess
+from srgan_tf.modeling.layers import PixelShuffle, VggPreprocess
 
 TINY = dict(num_residual_blocks=2, num_filters=16, hr_patch_size=32, discriminator_filters=8, vgg_weights="none")
 
@@ -18,13 +20,13 @@ def mixed_policy():
 
 
 def test_default_generator_has_the_papers_size():
-    generator = models.build_generator(ModelConfig())
+    generator = build_generator(ModelConfig())
     assert 1_500_000 < generator.count_params() < 1_600_000  # SRResNet: about 1.55 M
 
 
 @pytest.mark.parametrize("scale", [2, 4, 8])
 def test_generator_upscales_any_size_into_unit_range(scale):
-    generator = models.build_generator(ModelConfig(scale=scale, **TINY))
+    generator = build_generator(ModelConfig(scale=scale, **TINY))
     lr = np.random.default_rng(0).random((2, 5, 7, 3), dtype=np.float32)
     sr = generator(lr).numpy()
     assert sr.shape == (2, 5 * scale, 7 * scale, 3)
@@ -34,16 +36,16 @@ def test_generator_upscales_any_size_into_unit_range(scale):
 def test_outputs_stay_float32_under_mixed_precision(mixed_policy):
     config = ModelConfig(**TINY)
     lr = tf.random.uniform([1, 8, 8, 3])
-    assert models.build_generator(config)(lr).dtype == tf.float32
-    assert models.build_discriminator(config)(tf.random.uniform([2, 32, 32, 3])).shape == (2, 1)
-    assert models.build_discriminator(config)(tf.random.uniform([2, 32, 32, 3])).dtype == tf.float32
-    vgg = models.build_vgg_features(config)
+    assert build_generator(config)(lr).dtype == tf.float32
+    assert build_discriminator(config)(tf.random.uniform([2, 32, 32, 3])).shape == (2, 1)
+    assert build_discriminator(config)(tf.random.uniform([2, 32, 32, 3])).dtype == tf.float32
+    vgg = build_vgg_features(config)
     assert vgg(tf.random.uniform([1, 32, 32, 3])).dtype == tf.float32
     assert all(v.dtype == "float32" for v in vgg.weights)
 
 
 def test_generator_round_trips_through_keras_serialisation(tmp_path):
-    generator = models.build_generator(ModelConfig(**TINY))
+    generator = build_generator(ModelConfig(**TINY))
     path = str(tmp_path / "g.keras")
     generator.save(path)
     restored = keras.models.load_model(path)
@@ -61,7 +63,7 @@ def test_pixel_shuffle_matches_depth_to_space():
 @pytest.mark.parametrize("layer,keras_layer,channels,stride", [("vgg22", "block2_conv2", 128, 2),
                                                                 ("vgg54", "block5_conv4", 512, 16)])
 def test_vgg_features_come_from_the_named_layer_and_are_frozen(layer, keras_layer, channels, stride):
-    vgg = models.build_vgg_features(ModelConfig(**{**TINY, "vgg_layer": layer}))
+    vgg = build_vgg_features(ModelConfig(**{**TINY, "vgg_layer": layer}))
     # The paper's VGG<i><j>: the j-th convolution (after its ReLU) before the i-th max-pooling of VGG19.
     (vgg19,) = [inner for inner in vgg.layers if isinstance(inner, keras.Model)]
     assert vgg19.layers[-1].name == keras_layer
@@ -80,15 +82,15 @@ def test_vgg_preprocessing_is_keras_caffe_mode():
 def test_random_vgg_is_seeded():
     config = ModelConfig(**{**TINY, "vgg_layer": "vgg22"})
     x = tf.random.uniform([1, 16, 16, 3], seed=3)
-    np.testing.assert_array_equal(models.build_vgg_features(config, seed=7)(x),
-                                  models.build_vgg_features(config, seed=7)(x))
-    assert not np.array_equal(models.build_vgg_features(config, seed=7)(x),
-                              models.build_vgg_features(config, seed=8)(x))
+    np.testing.assert_array_equal(build_vgg_features(config, seed=7)(x),
+                                  build_vgg_features(config, seed=7)(x))
+    assert not np.array_equal(build_vgg_features(config, seed=7)(x),
+                              build_vgg_features(config, seed=8)(x))
 
 
 def test_missing_vgg_weights_file_is_named():
     with pytest.raises(ValueError, match="--vgg_weights='/no/such/vgg.h5'"):
-        models.build_vgg_features(ModelConfig(**{**TINY, "vgg_weights": "/no/such/vgg.h5"}))
+        build_vgg_features(ModelConfig(**{**TINY, "vgg_weights": "/no/such/vgg.h5"}))
 
 
 def test_failed_imagenet_download_says_how_to_pass_a_local_file(monkeypatch):
@@ -97,7 +99,7 @@ def test_failed_imagenet_download_says_how_to_pass_a_local_file(monkeypatch):
 
     monkeypatch.setattr(keras.applications, "VGG19", offline)
     with pytest.raises(RuntimeError, match="--vgg_weights=/path/to/that/file") as error:
-        models.build_vgg_features(ModelConfig(**{**TINY, "vgg_weights": "imagenet"}))
+        build_vgg_features(ModelConfig(**{**TINY, "vgg_weights": "imagenet"}))
     assert "no route to host" in str(error.value)
 
 

@@ -4,8 +4,8 @@ import os
 import signal
 import socket
 
-from srgan_tf import checkpoints
-from srgan_tf.trainer import weights_fingerprint
+from srgan_tf.training import checkpointing
+from srgan_tf.training.trainer import weights_fingerprint
 from training_processes import Training, latest_step, logged
 
 
@@ -69,7 +69,7 @@ def test_two_workers_split_the_data_stop_together_resume_agree_and_only_the_chie
     # Both end with the same weights, which are the ones the chief checkpointed.
     fingerprints = [logged(rf"finished at step {end}; generator weights fingerprint (\w+)", log)
                     for log in logs]
-    generator, _, step = checkpoints.load_generator(str(model_dir))
+    generator, _, step = checkpointing.load_generator(str(model_dir))
     assert step == end == latest_step(model_dir)
     assert fingerprints[0] == fingerprints[1] == [weights_fingerprint(generator.weights)]
 

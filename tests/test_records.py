@@ -14,11 +14,12 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from srgan_tf import imaging, records, sources
-from srgan_tf.record_writer import write_records
-from srgan_tf.sources import SourceError
+from srgan_tf.common import imaging
+from srgan_tf.data import schema, sources
+from srgan_tf.data.writer import write_records
+from srgan_tf.data.sources import SourceError
 
-TOOL = os.path.join(os.path.dirname(__file__), "..", "tools", "make_tfrecords.py")
+MAKE_RECORDS = [sys.executable, "-m", "srgan_tf.make_records"]
 
 
 def save(path, pixels, image_format=None, **options):
@@ -47,8 +48,8 @@ def read_split(output_dir, split):
     examples = {}
     for name in manifest["shards"]:
         path = os.path.join(output_dir, name)
-        for serialized in tf.data.TFRecordDataset(path, compression_type=records.compression_of(path)):
-            features = {k: v.numpy() for k, v in records.parse_example(serialized).items()}
+        for serialized in tf.data.TFRecordDataset(path, compression_type=schema.compression_of(path)):
+            features = {k: v.numpy() for k, v in schema.parse_example(serialized).items()}
             key = features["image/key"].decode()
             assert key not in examples, f"{key} written twice"
             examples[key] = features
@@ -104,7 +105,7 @@ def test_round_trip_keeps_8bit_rgb_png_and_jpeg_bytes_and_converts_the_rest(tmp_
             (*image.shape[:2], 3), key
         if pixels is not None:
             np.testing.assert_array_equal(image, pixels, err_msg=key)
-    assert manifest["schema_version"] == records.SCHEMA_VERSION
+    assert manifest["schema_version"] == schema.SCHEMA_VERSION
     assert manifest["num_examples"] == 9 and manifest["num_skipped"] == 0
     assert manifest["formats"] == {"png": 8, "jpeg": 1} and manifest["converted_to_png"] == 7
     sizes = [decoded(f).shape[:2] for f in examples.values()]
@@ -112,7 +113,7 @@ def test_round_trip_keeps_8bit_rgb_png_and_jpeg_bytes_and_converts_the_rest(tmp_
     heights, widths = zip(*sizes)
     assert (manifest["min_height"], manifest["max_height"]) == (min(heights), max(heights))
     assert (manifest["min_width"], manifest["max_width"]) == (min(widths), max(widths))
-    assert manifest["shards"] == [records.shard_name("train", i, 3) for i in range(3)]
+    assert manifest["shards"] == [schema.shard_name("train", i, 3) for i in range(3)]
 
 
 def test_bad_files_are_skipped_with_a_warning_each_and_listed_in_the_manifest(tmp_path, make_image, caplog):
@@ -187,13 +188,13 @@ def test_rewriting_a_split_replaces_it_cleanly(tmp_path, make_image):
     for i in range(3):
         save(str(tmp_path / "second" / f"new{i}.png"), make_image(16, 16, seed=10 + i))
     write_records("folder", str(tmp_path / "first"), out, num_shards=4)
-    other_split = os.path.join(out, records.shard_name("val", 0, 1))
+    other_split = os.path.join(out, schema.shard_name("val", 0, 1))
     with open(other_split, "wb") as f:
         f.write(b"another split's shard")
 
     manifest = write_records("folder", str(tmp_path / "second"), out, num_shards=4, gzip=True)["train"]
 
-    assert manifest["shards"] == [records.shard_name("train", i, 3, gzip=True) for i in range(3)]
+    assert manifest["shards"] == [schema.shard_name("train", i, 3, gzip=True) for i in range(3)]
     expected_files = manifest["shards"] + ["train.json", os.path.basename(other_split)]
     assert sorted(os.listdir(out)) == sorted(expected_files)  # no temporary files, no old shards
     assert sorted(read_split(out, "train")[1]) == ["new0.png", "new1.png", "new2.png"]
@@ -230,13 +231,13 @@ def test_div2k_folders_become_train_and_val(tmp_path, make_image):
 
 def test_tool_writes_the_sample_photographs_with_worker_processes(tmp_path):
     out = str(tmp_path / "samples")
-    done = subprocess.run([sys.executable, TOOL, "--source=samples", f"--output_dir={out}", "--num_workers=2",
+    done = subprocess.run([*MAKE_RECORDS, "--source=samples", f"--output_dir={out}", "--num_workers=2",
                            "--num_shards=3", "--gzip"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "Wrote train 8 images in 3 shards (0 skipped); val 1 images in 1 shards (0 skipped)" in done.stdout
     assert "8/8 images" in done.stderr
     manifest, examples = read_split(out, "train")
-    assert manifest["shards"] == [records.shard_name("train", i, 3, gzip=True) for i in range(3)]
+    assert manifest["shards"] == [schema.shard_name("train", i, 3, gzip=True) for i in range(3)]
     data_dir = os.path.dirname(sources.samples_source()["train"][0].path)
     with open(os.path.join(data_dir, "rocket.jpg"), "rb") as f:
         assert examples["rocket.jpg"]["image/encoded"] == f.read()
@@ -246,7 +247,7 @@ def test_tool_writes_the_sample_photographs_with_worker_processes(tmp_path):
 
 def test_tool_exits_with_an_error_naming_a_missing_folder(tmp_path):
     missing = str(tmp_path / "no_such_folder")
-    done = subprocess.run([sys.executable, TOOL, "--source=folder", f"--input_dir={missing}",
+    done = subprocess.run([*MAKE_RECORDS, "--source=folder", f"--input_dir={missing}",
                            f"--output_dir={tmp_path / 'out'}"], capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert missing in done.stderr and "Traceback" not in done.stderr

@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srgan_tf import checkpoints, data, preemption, runner
+from srgan_tf.data import pipeline
+from srgan_tf.training import checkpointing, job, preemption
 from srgan_tf.config import DataConfig, ModelConfig, TrainConfig
-from srgan_tf.divergence import DivergenceGuard, TrainingDivergedError
-from srgan_tf.trainer import CheckpointWriteError, Trainer, TrainingController
+from srgan_tf.training.divergence import DivergenceGuard, TrainingDivergedError
+from srgan_tf.training.trainer import CheckpointWriteError, Trainer, TrainingController
 from training_processes import Training, latest_step, logged
 
 DATA = DataConfig(hr_patch_size=16, batch_size=4, scale=4)
@@ -82,10 +83,10 @@ def checkpoint_steps(model_dir):
 
 
 def assert_every_checkpoint_restores_finite(model_dir):
-    checkpoints.write_model_config(str(model_dir), MODEL)
+    checkpointing.write_model_config(str(model_dir), MODEL)
     state = tf.train.get_checkpoint_state(str(model_dir))
     for path in state.all_model_checkpoint_paths:
-        generator, _, _ = checkpoints.load_generator(path)
+        generator, _, _ = checkpointing.load_generator(path)
         assert all(np.isfinite(w.numpy()).all() for w in generator.weights), path
 
 
@@ -230,7 +231,7 @@ def test_a_seeded_run_resuming_without_its_input_position_does_not_replay_its_fi
     config = DataConfig(train_records=tiny_records["train"], hr_patch_size=16, batch_size=4, seed=0)
 
     def first_batch(resume_step):
-        lr, hr = next(iter(data.train_dataset_fn(config, resume_step)(tf.distribute.InputContext())))
+        lr, hr = next(iter(pipeline.train_dataset_fn(config, resume_step)(tf.distribute.InputContext())))
         return hr.numpy()
 
     np.testing.assert_array_equal(first_batch(0), first_batch(0))
@@ -241,7 +242,7 @@ def test_a_seeded_run_resuming_without_its_input_position_does_not_replay_its_fi
 
 def corrupt_copy(tiny_records, tmp_path, damage):
     """The tiny training shards copied into tmp_path, the second one damaged; returns (pattern, shard)."""
-    shards = data.list_record_files(tiny_records["train"])
+    shards = pipeline.list_record_files(tiny_records["train"])
     for shard in shards:
         shutil.copy(shard, tmp_path)
     bad = str(tmp_path / os.path.basename(shards[1]))
@@ -258,27 +259,27 @@ def corrupt_copy(tiny_records, tmp_path, damage):
 def test_a_corrupt_shard_stops_the_run_before_training_and_is_named(tiny_records, tmp_path, damage):
     pattern, bad = corrupt_copy(tiny_records, tmp_path, damage)
     config = DataConfig(train_records=pattern, hr_patch_size=16, batch_size=4, seed=0)
-    with pytest.raises(data.CorruptRecordsError, match=f"{bad} is corrupt .*--skip_corrupt_records"):
-        data.train_dataset_fn(config)(tf.distribute.InputContext())
-    with pytest.raises(data.CorruptRecordsError, match=bad):
-        data.eval_dataset(pattern, 4)
+    with pytest.raises(pipeline.CorruptRecordsError, match=f"{bad} is corrupt .*--skip_corrupt_records"):
+        pipeline.train_dataset_fn(config)(tf.distribute.InputContext())
+    with pytest.raises(pipeline.CorruptRecordsError, match=bad):
+        pipeline.eval_dataset(pattern, 4)
 
 
 @pytest.mark.parametrize("damage", ["truncated", "bit_flipped"])
 def test_skip_corrupt_records_uses_what_precedes_the_damage(tiny_records, tmp_path, damage):
     pattern, bad = corrupt_copy(tiny_records, tmp_path, damage)
-    files = data.list_record_files(pattern)
-    count = data.count_images(files, 16, skip_corrupt=True)
+    files = pipeline.list_record_files(pattern)
+    count = pipeline.count_images(files, 16, skip_corrupt=True)
     assert list(count.corrupt) == [bad]
     assert count.total < 6  # the tiny set holds 6 images, 3 per shard; the damage cost the bad shard some
     assert count.total >= 3
 
     config = DataConfig(train_records=pattern, hr_patch_size=16, batch_size=4, seed=0, crops_per_image=1,
                         shuffle_buffer=2, skip_corrupt_records=True)
-    dataset = data.train_dataset_fn(config)(tf.distribute.InputContext())
+    dataset = pipeline.train_dataset_fn(config)(tf.distribute.InputContext())
     # 8 batches of 4 patches, one per image: several passes over both shards, and no error or hang.
     assert len(list(dataset.take(8))) == 8
-    images = data.eval_dataset(pattern, 4, skip_corrupt=True)
+    images = pipeline.eval_dataset(pattern, 4, skip_corrupt=True)
     assert len(list(images)) == count.total
 
 
@@ -287,7 +288,7 @@ def test_a_shard_damaged_during_training_stops_it_with_a_clear_error(tiny_record
     fixed = next(iter(batches()))
     dataset = tf.data.TFRecordDataset(bad).repeat().map(lambda record: fixed)
     trainer = make_trainer(tmp_path / "model")
-    with pytest.raises(data.CorruptRecordsError, match="became unreadable during training.*truncated record"):
+    with pytest.raises(pipeline.CorruptRecordsError, match="became unreadable during training.*truncated record"):
         TrainingController(trainer, dataset).run()
 
 
@@ -303,7 +304,7 @@ def test_the_input_pipeline_runs_on_tf_data_service_workers_without_repeats(tiny
     workers = [service.WorkerServer(service.WorkerConfig(dispatcher_address=address)) for _ in range(2)]
     config = DataConfig(train_records=tiny_records["train"], hr_patch_size=16, batch_size=4,
                         data_service=dispatcher.target)
-    batches = [hr.numpy() for _, hr in data.train_dataset_fn(config)(tf.distribute.InputContext()).take(40)]
+    batches = [hr.numpy() for _, hr in pipeline.train_dataset_fn(config)(tf.distribute.InputContext()).take(40)]
     for server in workers + [dispatcher]:
         server.stop()
 
@@ -316,7 +317,7 @@ def test_the_input_pipeline_runs_on_tf_data_service_workers_without_repeats(tiny
 def test_a_seeded_input_pipeline_on_tf_data_service_is_refused(tiny_records, tmp_path):
     data_config = DataConfig(train_records=tiny_records["train"], data_service="grpc://localhost:1", seed=1)
     with pytest.raises(ValueError, match="--data_service=grpc://localhost:1 needs an unseeded input"):
-        runner.run_training(data_config, MODEL, TrainConfig(model_dir=str(tmp_path), seed=1))
+        job.run_training(data_config, MODEL, TrainConfig(model_dir=str(tmp_path), seed=1))
 
 
 # --------------------------------------------------------------------------------------------------- disks
@@ -339,10 +340,10 @@ def test_an_unwritable_model_dir_fails_before_training(tmp_path):
     (tmp_path / "a_file").write_text("")
     model_dir = str(tmp_path / "a_file" / "model")
     with pytest.raises(OSError, match=f"--model_dir={model_dir} is not writable"):
-        runner.check_writable(model_dir, "model_dir")
+        job.check_writable(model_dir, "model_dir")
     config = TrainConfig(model_dir=model_dir, strategy="one_device", jit_compile=False)
     with pytest.raises(OSError, match=f"--model_dir={model_dir} is not writable"):
-        runner.run_training(DataConfig(train_records=str(tmp_path / "a_file")), MODEL, config)
+        job.run_training(DataConfig(train_records=str(tmp_path / "a_file")), MODEL, config)
 
 
 def test_a_full_disk_fails_before_training(tmp_path):
@@ -350,7 +351,7 @@ def test_a_full_disk_fails_before_training(tmp_path):
         with open(disk / "filler", "wb") as filler, pytest.raises(OSError, match="No space left"):
             filler.write(bytes(128 << 10))
         with pytest.raises(OSError, match=f"--export_dir={disk / 'export'} is not writable.*No space left"):
-            runner.check_writable(str(disk / "export"), "export_dir")
+            job.check_writable(str(disk / "export"), "export_dir")
 
 
 def test_too_little_room_for_the_checkpoints_kept_fails_before_training(tmp_path):
@@ -360,14 +361,14 @@ def test_too_little_room_for_the_checkpoints_kept_fails_before_training(tmp_path
         with pytest.raises(OSError, match=rf"--model_dir={disk} has 0.5 MB free, but writing 6 more "
                                           r"checkpoint\(s\) of about 0.1 MB "
                                           r"\(--keep_checkpoints=5, 0 present\) needs about 0.7 MB"):
-            runner.check_disk_space(trainer, trainer.config)
+            job.check_disk_space(trainer, trainer.config)
         # A run resuming with its checkpoints already there needs room for one more only.
         for step in range(2):
             trainer.step.assign(step)
             trainer.save_checkpoint()
-        runner.check_disk_space(trainer, TrainConfig(model_dir=str(disk), keep_checkpoints=2))
+        job.check_disk_space(trainer, TrainConfig(model_dir=str(disk), keep_checkpoints=2))
         with pytest.raises(OSError, match=r"writing 2 more checkpoint\(s\) .* 2 present"):
-            runner.check_disk_space(trainer, TrainConfig(model_dir=str(disk), keep_checkpoints=3))
+            job.check_disk_space(trainer, TrainConfig(model_dir=str(disk), keep_checkpoints=3))
 
 
 def test_a_disk_that_fills_up_during_training_keeps_the_last_checkpoint_good(tmp_path):

@@ -1,4 +1,4 @@
-"""tools/serving_client.py against TF Serving's documented REST JSON and gRPC PredictRequest.
+"""The serving client (srgan_tf.client) against TF Serving's documented REST JSON and gRPC PredictRequest.
 
 TF Serving cannot run here. The round trips use small stand-ins on 127.0.0.1 that speak TF Serving's
 documented request/response formats over the exported SavedModel; they are not TF Serving.
@@ -6,7 +6,6 @@ documented request/response formats over the exported SavedModel; they are not T
 import base64
 import http.server
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -20,9 +19,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from tiny_models import encode, export_tiny, make_model_dir
 
-TOOLS = os.path.join(os.path.dirname(__file__), "..", "tools")
-sys.path.insert(0, TOOLS)
-import serving_client as client  # noqa: E402
+from srgan_tf import client
 
 
 def test_rest_request_is_tf_serving_row_format():
@@ -129,7 +126,7 @@ def test_rest_round_trip_and_error(rest_server, make_image):
 def test_command_line_writes_results_and_reports_latency(rest_server, tmp_path, make_image):
     for name, size in (("a.png", (5, 7)), ("b.jpg", (8, 4))):
         (tmp_path / name).write_bytes(encode(make_image(*size), "JPEG" if name.endswith("jpg") else "PNG"))
-    command = [sys.executable, os.path.join(TOOLS, "serving_client.py"), f"--output_dir={tmp_path / 'out'}",
+    command = [sys.executable, "-m", "srgan_tf.client", f"--output_dir={tmp_path / 'out'}",
                f"--server=127.0.0.1:{rest_server.server_port}", str(tmp_path / "a.png"),
                str(tmp_path / "b.jpg")]
     result = subprocess.run(command, capture_output=True, text=True)

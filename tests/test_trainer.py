@@ -4,9 +4,10 @@ import pytest
 import tensorflow as tf
 
 from conftest import summary_tags
-from srgan_tf import checkpoints, data, distribute
+from srgan_tf.data import pipeline
+from srgan_tf.training import checkpointing, distribute
 from srgan_tf.config import DataConfig, ModelConfig, TrainConfig
-from srgan_tf.trainer import (CheckpointMismatchError, Trainer, TrainingController,
+from srgan_tf.training.trainer import (CheckpointMismatchError, Trainer, TrainingController,
                               WorkersDisagreeError)
 
 DATA = DataConfig(hr_patch_size=16, batch_size=4, scale=4)
@@ -170,7 +171,7 @@ def test_checkpoint_round_trip_restores_everything_exactly(strategy, tmp_path):
 
 def test_warm_start_loads_the_generator_only(strategy, tmp_path):
     pretrain = make_trainer(strategy, tmp_path / "pre")
-    checkpoints.write_model_config(str(tmp_path / "pre"), MODEL)
+    checkpointing.write_model_config(str(tmp_path / "pre"), MODEL)
     run_steps(pretrain, fixed_batches(strategy), 2)
     pretrain.save_checkpoint()
 
@@ -186,7 +187,7 @@ def test_warm_start_loads_the_generator_only(strategy, tmp_path):
 def test_warm_start_from_other_networks_is_refused(strategy, tmp_path):
     other = ModelConfig(**{**MODEL.__dict__, "num_filters": 16})
     pretrain = make_trainer(strategy, tmp_path / "pre", model=other)
-    checkpoints.write_model_config(str(tmp_path / "pre"), other)
+    checkpointing.write_model_config(str(tmp_path / "pre"), other)
     pretrain.save_checkpoint()
 
     gan = make_trainer(strategy, tmp_path / "gan", "gan", init_checkpoint=str(tmp_path / "pre"))
@@ -195,7 +196,7 @@ def test_warm_start_from_other_networks_is_refused(strategy, tmp_path):
 
 
 def test_warm_start_from_a_dir_without_checkpoint_is_refused(strategy, tmp_path):
-    checkpoints.write_model_config(str(tmp_path / "pre"), MODEL)
+    checkpointing.write_model_config(str(tmp_path / "pre"), MODEL)
     gan = make_trainer(strategy, tmp_path / "gan", "gan", init_checkpoint=str(tmp_path / "pre"))
     with pytest.raises(FileNotFoundError, match="--init_checkpoint: .* holds no checkpoint"):
         gan.restore_or_initialize()
@@ -215,8 +216,8 @@ def test_controller_logs_evaluates_and_checkpoints(strategy, tmp_path, tiny_reco
     model_dir = tmp_path / "gan"
     trainer = make_trainer(strategy, model_dir, "gan", train_steps=4, steps_per_loop=2, log_every=2,
                            eval_every=4, checkpoint_every=4, num_eval_images=2)
-    train_data = strategy.distribute_datasets_from_function(data.train_dataset_fn(data_config))
-    eval_data = data.eval_dataset(data_config.val_records, 4, max_images=2)
+    train_data = strategy.distribute_datasets_from_function(pipeline.train_dataset_fn(data_config))
+    eval_data = pipeline.eval_dataset(data_config.val_records, 4, max_images=2)
     TrainingController(trainer, train_data, eval_data).run()
 
     assert tf.train.latest_checkpoint(str(model_dir)).endswith("ckpt-4")

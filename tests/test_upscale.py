@@ -1,4 +1,4 @@
-"""tools/upscale.py: files and folders in, PNGs out, from a SavedModel or a checkpoint, tile by tile."""
+"""The upscale command: files and folders in, PNGs out, from a SavedModel or a checkpoint, tile by tile."""
 import os
 import shutil
 import subprocess
@@ -8,12 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srgan_tf.image_files import find_images, plan_outputs
+from srgan_tf.common.image_files import find_images, plan_outputs
 from tiny_models import TILE_OVERLAP, TILE_SIZE, export_tiny, keras_upscale, make_model_dir
 
-TOOLS = os.path.join(os.path.dirname(__file__), "..", "tools")
-sys.path.insert(0, TOOLS)
-import upscale  # noqa: E402
+from srgan_tf import upscale
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +72,7 @@ def test_command_line_on_a_file_and_a_folder(model, tmp_path, make_image):
     Image.fromarray(make_image(16, 16, seed=4)).convert("RGBA").save(folder / "alpha.png")
     (folder / "broken.png").write_bytes(b"not a png")
     out = tmp_path / "out"
-    result = subprocess.run([sys.executable, os.path.join(TOOLS, "upscale.py"), f"--model={model[1]}",
+    result = subprocess.run([sys.executable, "-m", "srgan_tf.upscale", f"--model={model[1]}",
                              f"--output_dir={out}", str(tmp_path / "single.jpg"), str(folder)],
                             capture_output=True, text=True)
     assert result.returncode == 1, result.stderr[-2000:]  # one input was broken

@@ -8,10 +8,10 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from srgan_tf import checkpoints
+from srgan_tf.training import checkpointing
 from srgan_tf.config import ModelConfig
-from srgan_tf.export import export_saved_model
-from srgan_tf.models import build_generator
+from srgan_tf.serving.saved_model import export_saved_model
+from srgan_tf.modeling.generator import build_generator
 
 # One residual block: receptive radius 10 LR pixels at x2, so tiles sharing 20 pixels are exact.
 TINY = ModelConfig(num_residual_blocks=1, num_filters=8, scale=2, vgg_weights="none")
@@ -22,7 +22,7 @@ TILE_SIZE, TILE_OVERLAP, MAX_PIXELS = 32, 20, 100 * 100
 def make_model_dir(model_dir: str, config: ModelConfig = TINY, step: int = STEP):
     """A training model directory (config and one checkpoint at `step`); returns its generator."""
     generator = build_generator(config)
-    checkpoints.write_model_config(model_dir, config)
+    checkpointing.write_model_config(model_dir, config)
     checkpoint = tf.train.Checkpoint(generator=generator, step=tf.Variable(step, dtype=tf.int64))
     tf.train.CheckpointManager(checkpoint, model_dir, max_to_keep=1, checkpoint_name="ckpt").save()
     return generator

@@ -19,7 +19,7 @@ import tensorflow as tf
 from absl import app, flags
 from PIL import Image
 
-from srgan_tf import data, sources
+from srgan_tf.data import pipeline, sources
 from srgan_tf.config import DataConfig
 
 flags.DEFINE_list("crops_per_image", ["1", "4", "16", "32", "64", "128"],
@@ -33,7 +33,7 @@ flags.DEFINE_bool("quick", False, "A smoke check: few crop counts, a small shuff
 FLAGS = flags.FLAGS
 
 PHOTO_SIZE = (2040, 1400)  # width, height of a typical DIV2K image
-TOOL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "make_tfrecords.py")
+MAKE_RECORDS = [sys.executable, "-m", "srgan_tf.make_records"]
 
 
 def make_records(work_dir: str, image_format: str) -> str:
@@ -50,7 +50,7 @@ def make_records(work_dir: str, image_format: str) -> str:
             resized.save(os.path.join(photos, name), quality=95)
     output_dir = os.path.join(work_dir, f"records_{image_format}")
     start = time.monotonic()
-    subprocess.run([sys.executable, TOOL, "--source=folder", f"--input_dir={photos}",
+    subprocess.run([*MAKE_RECORDS, "--source=folder", f"--input_dir={photos}",
                     f"--output_dir={output_dir}", "--num_shards=4", "--num_workers=2"],
                    check=True, capture_output=True)
     size = sum(os.path.getsize(os.path.join(output_dir, f)) for f in os.listdir(output_dir)) / 1e6
@@ -65,7 +65,7 @@ def measure(config: DataConfig, seconds: float) -> Tuple[float, float]:
     CPU time counts every thread of this process, so the second figure is the throughput per busy core and
     holds even when other jobs share the machine.
     """
-    batches = iter(data.train_dataset_fn(config)(tf.distribute.InputContext()))
+    batches = iter(pipeline.train_dataset_fn(config)(tf.distribute.InputContext()))
     for _ in range(config.shuffle_buffer // config.batch_size + 2):
         next(batches)
     count, start, cpu_start = 0, time.monotonic(), time.process_time()
@@ -88,9 +88,9 @@ def main(argv):
     with tempfile.TemporaryDirectory() as tmp:
         work_dir = FLAGS.work_dir or tmp
         patterns = {f: make_records(work_dir, f) for f in FLAGS.formats}
-        files = data.list_record_files(patterns[FLAGS.formats[0]])
+        files = pipeline.list_record_files(patterns[FLAGS.formats[0]])
         start = time.monotonic()
-        data.count_images(files, FLAGS.hr_patch_size)
+        pipeline.count_images(files, FLAGS.hr_patch_size)
         megabytes = sum(os.path.getsize(f) for f in files) / 1e6
         print(f"start-up pass over the size features: {megabytes:.0f} MB of records in "
               f"{time.monotonic() - start:.2f} s")

@@ -39,11 +39,15 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
-from srgan_tf import data, distribute, evaluation, files, imaging, runner, train, upscalers  # noqa: E402
-from srgan_tf.benchmarks import find_benchmarks  # noqa: E402
-from srgan_tf.record_writer import manifest_name, write_records  # noqa: E402
-from srgan_tf.sources import SourceError, samples_source  # noqa: E402
-from srgan_tf.trainer import Trainer  # noqa: E402
+from srgan_tf import train  # noqa: E402
+from srgan_tf.common import files, imaging  # noqa: E402
+from srgan_tf.data import pipeline  # noqa: E402
+from srgan_tf.evaluation import scoring, upscalers  # noqa: E402
+from srgan_tf.training import distribute, job  # noqa: E402
+from srgan_tf.evaluation.image_pairs import find_benchmarks  # noqa: E402
+from srgan_tf.data.writer import manifest_name, write_records  # noqa: E402
+from srgan_tf.data.sources import SourceError, samples_source  # noqa: E402
+from srgan_tf.training.trainer import Trainer  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_HR_DIR = os.path.join(ROOT, "..", "shared", "data", "Set5")
@@ -253,10 +257,10 @@ class Curve:
         print(f"{'minutes':>8} {'step':>8} {'steps/s':>8}  {'benchmark':<10} {'PSNR':>6} {'SSIM':>7} "
               f"{'bicubic':>7} {'gain':>6}")
 
-    def evaluate(self, upscaler, benchmarks, config: evaluation.EvalConfig, seconds: float, step: int,
+    def evaluate(self, upscaler, benchmarks, config: scoring.EvalConfig, seconds: float, step: int,
                  steps_per_second: Optional[float]) -> None:
         for benchmark in benchmarks:
-            mean = evaluation.evaluate_benchmark(upscaler, benchmark, config).mean()
+            mean = scoring.evaluate_benchmark(upscaler, benchmark, config).mean()
             if mean is None:  # every image failed; evaluate_benchmark has logged why
                 continue
             row = dict(label=self.label, minutes=seconds / 60, step=step, benchmark=benchmark.name, **mean)
@@ -284,7 +288,7 @@ def check_inputs():
     own_records = command_line_value("train_records") is None
     if own_records:
         FLAGS.train_records = os.path.join(FLAGS.output_dir, "records", "train-*")
-    elif not data.list_record_files(FLAGS.train_records):
+    elif not pipeline.list_record_files(FLAGS.train_records):
         fail(f"--train_records={FLAGS.train_records!r} matches no files.")
     if command_line_value("model_dir") is None:
         FLAGS.model_dir = os.path.join(FLAGS.output_dir, "model")
@@ -331,10 +335,10 @@ def main(argv):
     if delete_checkpoints:
         tf.io.gfile.rmtree(train_config.model_dir)
 
-    trainer, train_input = runner.prepare_training(data_config, model_config, train_config)
+    trainer, train_input = job.prepare_training(data_config, model_config, train_config)
     iterator = iter(train_input)
     upscaler = upscalers.from_generator(trainer.eval_generator, data_config.scale, label)
-    eval_config = evaluation.EvalConfig(scale=data_config.scale)
+    eval_config = scoring.EvalConfig(scale=data_config.scale)
     curve = Curve(label, cpu, FLAGS.output_dir)
     first_call = train_and_evaluate(
         trainer, iterator, FLAGS.minutes, FLAGS.eval_minutes,

@@ -23,9 +23,10 @@ import tensorflow as tf
 from absl import app, flags
 
 from srgan_tf.config import ModelConfig
-from srgan_tf.export import export_saved_model
-from srgan_tf.models import build_generator
-from srgan_tf.tiling import DEFAULT_TILE_SIZE, TilingConfig, receptive_radius, upscale_in_tiles
+from srgan_tf.serving.saved_model import export_saved_model
+from srgan_tf.modeling.generator import build_generator
+from srgan_tf.modeling.generator import receptive_radius
+from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE, TilingConfig, upscale_in_tiles
 
 MEMORY_BUDGET_BYTES = 20 * 2 ** 30
 

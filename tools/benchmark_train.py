@@ -90,12 +90,12 @@ def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
 
 def measure_case(case: dict) -> dict:
     """Builds a trainer for one case and times `steps`-step calls of its training loop."""
-    from srgan_tf import distribute
+    from srgan_tf.training import distribute
     distribute.split_cpu(case["replicas"])
     import tensorflow as tf
 
     from srgan_tf.config import DataConfig, ModelConfig, TrainConfig
-    from srgan_tf.trainer import Trainer
+    from srgan_tf.training.trainer import Trainer
 
     precision = distribute.set_precision(case["precision"])
     devices = [d.name for d in tf.config.list_logical_devices("CPU")]

@@ -20,7 +20,7 @@ train() {
 }
 
 step "1/6 TFRecords from the sample photographs"
-"$python" tools/make_tfrecords.py --source=samples --output_dir="$out/records" --num_shards=4 --min_size=64
+"$python" -m srgan_tf.make_records --source=samples --output_dir="$out/records" --num_shards=4 --min_size=64
 
 step "2/6 PSNR-oriented pretraining: EDSR-style residual network over bicubic, L1 loss ($pretrain_steps steps), then export"
 train --phase=pretrain --model_dir="$out/srresnet" --train_steps="$pretrain_steps" \
@@ -34,7 +34,7 @@ step "4/6 A held-out photo (chelsea, never trained on) and its x4 bicubic-downsc
 "$python" - "$out" <<'PY'
 import os, sys
 import skimage
-from srgan_tf import imaging
+from srgan_tf.common import imaging
 out = sys.argv[1]
 hr = imaging.load_rgb(os.path.join(os.path.dirname(skimage.__file__), "data", "chelsea.png"))
 hr = imaging.mod_crop(imaging.to_float(hr), 4)
@@ -45,7 +45,7 @@ print(f"HR {hr.shape[1]}x{hr.shape[0]} -> LR {lr.shape[1]}x{lr.shape[0]}")
 PY
 
 step "5/6 Upscale the held-out LR photo with the exported GAN SavedModel"
-"$python" tools/upscale.py --model="$out/exports/srgan" --output_dir="$out/upscaled" --overwrite \
+"$python" -m srgan_tf.upscale --model="$out/exports/srgan" --output_dir="$out/upscaled" --overwrite \
   "$out/heldout_lr/chelsea.png"
 
 hr_dirs="$out/heldout"

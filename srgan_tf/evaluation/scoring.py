@@ -10,10 +10,12 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from srgan_tf import comparison, imaging, metrics
-from srgan_tf.benchmarks import Benchmark, Failure, ImagePair, load_pair
+from srgan_tf.common import imaging
+from srgan_tf.evaluation import metrics
+from srgan_tf.evaluation.pictures import comparison_picture
+from srgan_tf.evaluation.image_pairs import Benchmark, Failure, ImagePair, load_pair
 from srgan_tf.config import check_scale
-from srgan_tf.upscalers import Upscaler, bicubic as bicubic_upscaler
+from srgan_tf.evaluation.upscalers import Upscaler, bicubic as bicubic_upscaler
 
 METRIC_NAMES = ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim")
 
@@ -99,7 +101,7 @@ def evaluate_image(upscalers: Sequence[Upscaler], pair: ImagePair, config: EvalC
     if comparison_path:
         panels = [bicubic, *(sr for sr, _ in pictures), hr]
         labels = ["LR (nearest)", f"bicubic {bicubic_psnr:.2f} dB", *(label for _, label in pictures), "HR"]
-        imaging.save_png(comparison_path, comparison.comparison_picture(lr, panels, config.scale, labels))
+        imaging.save_png(comparison_path, comparison_picture(lr, panels, config.scale, labels))
     return results
 
 

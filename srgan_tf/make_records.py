@@ -1,7 +1,7 @@
 """Builds sharded TFRecords and per-split JSON manifests from a folder of images, CelebA, DIV2K or samples.
 
-  python tools/make_tfrecords.py --source=div2k --input_dir=/data/DIV2K --output_dir=/data/div2k_records
-  python tools/make_tfrecords.py --source=samples --output_dir=/tmp/sample_records
+  srgan-make-records --source=div2k --input_dir=/data/DIV2K --output_dir=/data/div2k_records
+  srgan-make-records --source=samples --output_dir=/tmp/sample_records
 
 Writes `{split}-00000-of-000NN.tfrecord` shards (`.tfrecord.gz` with --gzip) and `{split}.json` per split.
 """
@@ -12,7 +12,7 @@ import time
 
 from absl import app, flags
 
-from srgan_tf.sources import SOURCES, SourceError
+from srgan_tf.data.sources import SOURCES, SourceError
 
 flags.DEFINE_enum("source", "folder", sorted(SOURCES),
                   "folder: any folder of images, searched recursively (all train); celeba: img_align_celeba/ "
@@ -40,7 +40,7 @@ def main(argv):
     signal.signal(signal.SIGTERM, _exit)  # `kill` then also removes temporary shards and stops the workers
     # Imported here, not at the top: worker processes are spawned and re-import this script, and they
     # should not each load TensorFlow, which the writer needs.
-    from srgan_tf.record_writer import write_records
+    from srgan_tf.data.writer import write_records
 
     start = time.monotonic()
     try:
@@ -48,7 +48,7 @@ def main(argv):
                                   num_shards=FLAGS.num_shards, num_workers=FLAGS.num_workers,
                                   min_size=FLAGS.min_size, gzip=FLAGS.gzip)
     except SourceError as error:
-        sys.exit(f"make_tfrecords: {error}")
+        sys.exit(f"srgan-make-records: {error}")
     parts = [f"{m['split']} {m['num_examples']} images in {len(m['shards'])} shards "
              f"({m['num_skipped']} skipped)" for m in manifests.values()]
     print(f"Wrote {'; '.join(parts)} to {FLAGS.output_dir} in {time.monotonic() - start:.1f} s.")

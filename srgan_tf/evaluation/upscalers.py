@@ -13,7 +13,8 @@ from typing import Callable, Optional
 import numpy as np
 import tensorflow as tf
 
-from srgan_tf import checkpoints, imaging
+from srgan_tf.common import imaging
+from srgan_tf.training import checkpointing
 
 BICUBIC = "bicubic"
 SERVING_SIGNATURE = "predict_pixels"
@@ -52,7 +53,7 @@ def bicubic(scale: int) -> Upscaler:
 
 def from_checkpoint(path: str, scale: int) -> Upscaler:
     """The generator of a model directory (latest checkpoint) or of one checkpoint prefix."""
-    generator, config, step = checkpoints.load_generator(path)
+    generator, config, step = checkpointing.load_generator(path)
     if config.scale != scale:
         raise ValueError(f"{path} holds a x{config.scale} generator, but the evaluation is at x{scale}.")
     return from_generator(generator, scale, f"{path} (step {step})")

@@ -1,9 +1,12 @@
-"""A one-line progress bar for command-line tools: `label [#####     ] 123/456 images`."""
+"""What a person reads on the console: a progress bar, and TensorFlow errors cut down to their message."""
 from __future__ import annotations
 
+import re
 import sys
 import time
 from typing import Optional, TextIO
+
+import tensorflow as tf
 
 
 class ProgressBar:
@@ -34,3 +37,12 @@ class ProgressBar:
             self._stream.write("\n")
             self._stream.flush()
             self._on_line = False
+
+
+def describe_error(error: Exception) -> str:
+    """The message of `error` without the traceback, function and op names TensorFlow wraps it in."""
+    if not isinstance(error, tf.errors.OpError):
+        return str(error)
+    text = error.message.split("\n\t [[")[0]  # graph errors end with the failing node
+    text = text.strip().split("\n\n")[-1]  # and start with where the op was defined
+    return re.sub(r"\{\{[^}]*\}\}\s*|\s*\[Op:.*$", "", text, flags=re.DOTALL).strip()

@@ -12,8 +12,8 @@ from typing import Union
 
 from PIL import Image
 
-from srgan_tf.pil_images import pil_to_rgb_array
-from srgan_tf.sources import ImageFile
+from srgan_tf.common.image_files import pil_to_rgb_array
+from srgan_tf.data.sources import ImageFile
 
 READABLE_FORMATS = ("PNG", "JPEG", "BMP", "WEBP")
 _PNG_END = b"IEND\xaeB`\x82"  # the last chunk's type and checksum, the same in every PNG

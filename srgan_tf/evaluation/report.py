@@ -9,8 +9,8 @@ import math
 import os
 from typing import Sequence, Tuple
 
-from srgan_tf.files import write_text_atomic
-from srgan_tf.evaluation import BenchmarkResult, EvalConfig, ImageResult
+from srgan_tf.common.files import write_text_atomic
+from srgan_tf.evaluation.scoring import BenchmarkResult, EvalConfig, ImageResult
 
 
 def format_table(result: BenchmarkResult, model_name: str, config: EvalConfig) -> str:

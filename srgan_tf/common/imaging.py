@@ -9,9 +9,9 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from srgan_tf.files import atomic_write
+from srgan_tf.common.files import atomic_write
 
-from srgan_tf.pil_images import pil_to_rgb_array  # noqa: F401  (part of this module's interface)
+from srgan_tf.common.image_files import pil_to_rgb_array  # noqa: F401  (part of this module's interface)
 
 
 def mod_crop(image: tf.Tensor, scale: int) -> tf.Tensor:

@@ -19,10 +19,16 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from srgan_tf import checkpoints, data, distribute, imaging, losses, metrics, preemption, schedules, tf_errors
+from srgan_tf.common import console, imaging
+from srgan_tf.data import pipeline
+from srgan_tf.evaluation import metrics
+from srgan_tf.modeling import losses
+from srgan_tf.training import checkpointing, distribute, preemption, schedules
 from srgan_tf.config import DataConfig, ModelConfig, TrainConfig
-from srgan_tf.divergence import DivergenceGuard, TrainingDivergedError
-from srgan_tf.models import build_discriminator, build_generator, build_vgg_features
+from srgan_tf.training.divergence import DivergenceGuard, TrainingDivergedError
+from srgan_tf.modeling.discriminator import build_discriminator
+from srgan_tf.modeling.generator import build_generator
+from srgan_tf.modeling.vgg import build_vgg_features
 
 CHECKPOINT_NAME = "ckpt"
 PRETRAIN_METRICS = ("g_loss", "content_loss")
@@ -87,7 +93,7 @@ class Trainer:
             # The moving average of the generator's weights (BasicSR's net_g_ema), when asked for.
             self.ema_generator = build_generator(model_config) if train_config.ema_decay > 0 else None
             if self.ema_generator is not None:
-                tracked[checkpoints.EMA_GENERATOR] = self.ema_generator
+                tracked[checkpointing.EMA_GENERATOR] = self.ema_generator
             if self.is_gan:
                 self.discriminator = build_discriminator(model_config)
                 self.d_optimizer = self._optimizer()
@@ -191,16 +197,16 @@ class Trainer:
     def _warm_start(self, path: str) -> str:
         """Loads only the generator's weights from another run (a pretrain run, typically)."""
         try:
-            prefix = checkpoints.resolve_checkpoint(path)
+            prefix = checkpointing.resolve_checkpoint(path)
         except FileNotFoundError as error:
             raise FileNotFoundError(f"--init_checkpoint: {error}") from error
-        theirs = checkpoints.read_model_config(os.path.dirname(prefix)).generator_fields()
+        theirs = checkpointing.read_model_config(os.path.dirname(prefix)).generator_fields()
         for field, ours in self.model_config.generator_fields().items():
             if theirs[field] != ours:
                 raise CheckpointMismatchError(
                     f"--init_checkpoint={path} has {field}={theirs[field]}, this run {ours}.")
         try:
-            key = checkpoints.restore_generator(self.generator, prefix)
+            key = checkpointing.restore_generator(self.generator, prefix)
         except ValueError as error:
             raise CheckpointMismatchError(f"--init_checkpoint={path}: {error}") from error
         return f"generator warm-started from {prefix} ({key})"
@@ -388,7 +394,7 @@ class Trainer:
             previous = tf.train.latest_checkpoint(self.config.model_dir)
             raise CheckpointWriteError(
                 f"--model_dir={self.config.model_dir}: could not write the checkpoint of step {step}: "
-                f"{tf_errors.describe(error)}. The previous checkpoint, {previous}, is intact.") from error
+                f"{console.describe_error(error)}. The previous checkpoint, {previous}, is intact.") from error
         if not self.is_chief:
             shutil.rmtree(self._checkpoint_dir(), ignore_errors=True)
             return None
@@ -530,8 +536,8 @@ class TrainingController:
         try:
             metrics = self.trainer.train_loop(self.iterator, tf.constant(steps, tf.int64))
         except tf.errors.DataLossError as error:
-            raise data.CorruptRecordsError(
-                f"A training shard became unreadable during training ({tf_errors.describe(error)}). Rerun: "
+            raise pipeline.CorruptRecordsError(
+                f"A training shard became unreadable during training ({console.describe_error(error)}). Rerun: "
                 f"the start-up check names corrupt shards; or pass --skip_corrupt_records.") from error
         return {name: float(value) for name, value in metrics.items()}
 

@@ -16,13 +16,14 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from srgan_tf import imaging, records, tf_errors
+from srgan_tf.common import console, imaging
+from srgan_tf.data import schema
 from srgan_tf.config import DataConfig
 
 AUTOTUNE = tf.data.AUTOTUNE
 FILES_READ_AT_ONCE = 8  # shards each input pipeline interleaves
 FILES_NAMED = 4  # shards named in the log line saying what a pipeline reads
-_SIZE_FEATURES = {name: records.FEATURES[name] for name in ("image/height", "image/width")}
+_SIZE_FEATURES = {name: schema.FEATURES[name] for name in ("image/height", "image/width")}
 
 
 def list_record_files(patterns: str) -> List[str]:
@@ -46,7 +47,7 @@ class ImageCount:
 
 def _file_dataset(files: List[str]) -> tf.data.Dataset:
     """(path, compression) pairs: each shard is read with the compression its name implies."""
-    return tf.data.Dataset.from_tensor_slices((files, [records.compression_of(f) for f in files]))
+    return tf.data.Dataset.from_tensor_slices((files, [schema.compression_of(f) for f in files]))
 
 
 def _file_reader(skip_corrupt: bool) -> Callable[[tf.Tensor, tf.Tensor], tf.data.Dataset]:
@@ -93,17 +94,17 @@ def count_images(files: List[str], size: int, skip_corrupt: bool = False) -> Ima
     total = smaller = 0
     corrupt = {}
     for path in files:
-        shard = tf.data.TFRecordDataset(path, compression_type=records.compression_of(path))
+        shard = tf.data.TFRecordDataset(path, compression_type=schema.compression_of(path))
         try:
             counts = _count_sizes(shard, size)
         except tf.errors.DataLossError as error:
             if not skip_corrupt:
                 raise CorruptRecordsError(
-                    f"TFRecord shard {path} is corrupt ({tf_errors.describe(error)}): rewrite it, or pass "
+                    f"TFRecord shard {path} is corrupt ({console.describe_error(error)}): rewrite it, or pass "
                     f"--skip_corrupt_records to use its records before the damage and skip the rest."
                 ) from error
             counts = _count_sizes(shard.ignore_errors(), size)
-            corrupt[path] = f"{tf_errors.describe(error)}; the {counts[0]} record(s) before it are used"
+            corrupt[path] = f"{console.describe_error(error)}; the {counts[0]} record(s) before it are used"
         total, smaller = total + counts[0], smaller + counts[1]
     return ImageCount(total, smaller, corrupt)
 
@@ -224,7 +225,7 @@ def train_dataset_fn(config: DataConfig,
                     .interleave(_file_reader(config.skip_corrupt_records),
                                 cycle_length=min(len(my_files), FILES_READ_AT_ONCE),
                                 num_parallel_calls=AUTOTUNE, deterministic=ordered)
-                    .map(records.parse_example, num_parallel_calls=AUTOTUNE, deterministic=ordered)
+                    .map(schema.parse_example, num_parallel_calls=AUTOTUNE, deterministic=ordered)
                     .filter(_at_least(patch)))
         if shard_examples:
             examples = examples.shard(context.num_input_pipelines, context.input_pipeline_id)
@@ -273,7 +274,7 @@ def eval_dataset(pattern: str, scale: int, max_images: Optional[int] = None,
         return {"key": features["image/key"], "hr": hr,
                 "lr": imaging.quantize(imaging.bicubic_downscale(hr, scale))}
 
-    images = _records_in_order(files, skip_corrupt).map(records.parse_example).filter(_at_least(scale))
+    images = _records_in_order(files, skip_corrupt).map(schema.parse_example).filter(_at_least(scale))
     if max_images is not None:
         images = images.take(max_images)
     return images.map(pair, num_parallel_calls=AUTOTUNE).batch(1).prefetch(AUTOTUNE)

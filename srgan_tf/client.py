@@ -1,7 +1,7 @@
 """Sends images to a TF Serving model over REST or gRPC and writes the upscaled PNGs.
 
-    python tools/serving_client.py --server=127.0.0.1:8501 --model_name=srgan photo.jpg holiday/
-    python tools/serving_client.py --protocol=grpc --server=127.0.0.1:8500 --model_name=srgan photo.jpg
+    srgan-client --server=127.0.0.1:8501 --model_name=srgan photo.jpg holiday/
+    srgan-client --protocol=grpc --server=127.0.0.1:8500 --model_name=srgan photo.jpg
 
 One request per image to the `serving_default` signature (input `image_bytes`: the file's bytes, PNG,
 JPEG, BMP or GIF); each result goes to `<output_dir>/<name>_sr.png` and its latency is printed.
@@ -25,8 +25,8 @@ from typing import List, Optional, Sequence
 
 from absl import app, flags
 
-from srgan_tf.files import write_bytes_atomic
-from srgan_tf.image_files import find_images, plan_outputs
+from srgan_tf.common.files import write_bytes_atomic
+from srgan_tf.common.image_files import find_images, plan_outputs
 
 SIGNATURE = "serving_default"
 INPUT = "image_bytes"

@@ -9,20 +9,22 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from srgan_tf import checkpoints, data, distribute, tf_errors
+from srgan_tf.common import console
+from srgan_tf.data import pipeline
+from srgan_tf.training import checkpointing, distribute
 from srgan_tf.config import DataConfig, ModelConfig, TrainConfig
-from srgan_tf.resumable_input import ResumableInput
-from srgan_tf.trainer import Trainer, TrainingController, size_in_bytes
+from srgan_tf.training.distribute import ResumableInput
+from srgan_tf.training.trainer import Trainer, TrainingController, size_in_bytes
 
 MB = 1 << 20
 
 
 def check_model_config(model_dir: str, model_config: ModelConfig) -> None:
     """A model directory belongs to one set of networks: refuse to resume it with different ones."""
-    path = os.path.join(model_dir, checkpoints.MODEL_CONFIG_FILE)
+    path = os.path.join(model_dir, checkpointing.MODEL_CONFIG_FILE)
     if not tf.io.gfile.exists(path):
         return
-    saved = checkpoints.read_model_config(model_dir)
+    saved = checkpointing.read_model_config(model_dir)
     if saved != model_config:
         raise ValueError(f"--model_dir={model_dir} was trained with {path}:\n{saved.to_json()}\n"
                          f"which differs from this run's flags; use a new --model_dir or the same flags.")
@@ -30,7 +32,7 @@ def check_model_config(model_dir: str, model_config: ModelConfig) -> None:
 
 def _require_records(patterns: str, flag: str) -> None:
     """Stops before any work when a records flag matches nothing."""
-    if not data.list_record_files(patterns):
+    if not pipeline.list_record_files(patterns):
         raise FileNotFoundError(f"--{flag}={patterns!r} matches no files.")
 
 
@@ -43,7 +45,7 @@ def check_writable(path: str, flag: str) -> None:
             f.write("ok")
         tf.io.gfile.remove(probe)
     except (tf.errors.OpError, OSError) as error:
-        raise OSError(f"--{flag}={path} is not writable: {tf_errors.describe(error)}") from error
+        raise OSError(f"--{flag}={path} is not writable: {console.describe_error(error)}") from error
 
 
 def check_free_space(path: str, needed_bytes: int, flag: str, what: str) -> None:
@@ -75,14 +77,14 @@ def check_disk_space(trainer: Trainer, train_config: TrainConfig) -> None:
 
 
 def _export(trainer: Trainer, model_config: ModelConfig, export_dir: str) -> str:
-    from srgan_tf import export
+    from srgan_tf.serving import saved_model
 
     step = int(trainer.step.numpy())
     try:
-        return export.export_saved_model(trainer.eval_generator, model_config, export_dir, version=step,
+        return saved_model.export_saved_model(trainer.eval_generator, model_config, export_dir, version=step,
                                          overwrite=True)
     except (tf.errors.OpError, OSError) as error:
-        raise OSError(f"--export_dir={export_dir}: the export failed ({tf_errors.describe(error)}). Training "
+        raise OSError(f"--export_dir={export_dir}: the export failed ({console.describe_error(error)}). Training "
                       f"is complete and checkpointed at step {step}: fix this and run the same command again "
                       f"to export.") from error
 
@@ -109,14 +111,14 @@ def prepare_training(data_config: DataConfig, model_config: ModelConfig, train_c
         if train_config.export_dir:
             check_writable(train_config.export_dir, "export_dir")
         check_model_config(train_config.model_dir, model_config)
-        checkpoints.write_model_config(train_config.model_dir, model_config)
+        checkpointing.write_model_config(train_config.model_dir, model_config)
     logging.info("%s phase: %d replica(s) with %s, precision %s, XLA %s%s", train_config.phase,
                  strategy.num_replicas_in_sync, type(strategy).__name__, precision,
                  "on" if train_config.jit_compile else "off",
                  ", deterministic" if train_config.deterministic else "")
 
     # A deterministic run checkpoints its input position, so its input must exist before the restore.
-    resumable_input = (ResumableInput(strategy, data.train_dataset_fn(data_config))
+    resumable_input = (ResumableInput(strategy, pipeline.train_dataset_fn(data_config))
                        if train_config.deterministic else None)
     trainer = Trainer(strategy, data_config, model_config, train_config, precision=precision,
                       input_state=resumable_input.iterator if resumable_input else None)
@@ -128,7 +130,7 @@ def prepare_training(data_config: DataConfig, model_config: ModelConfig, train_c
         # every tf.data worker receives, and they would all cut the same crops.
         tf.random.set_seed(None)
     train_input = resumable_input or strategy.distribute_datasets_from_function(
-        data.train_dataset_fn(data_config, resume_step=int(trainer.step.numpy())))
+        pipeline.train_dataset_fn(data_config, resume_step=int(trainer.step.numpy())))
     return trainer, train_input
 
 
@@ -137,7 +139,7 @@ def run_training(data_config: DataConfig, model_config: ModelConfig, train_confi
     trainer, train_input = prepare_training(data_config, model_config, train_config)
     eval_dataset = None
     if data_config.val_records:
-        eval_dataset = data.eval_dataset(data_config.val_records, data_config.scale,
+        eval_dataset = pipeline.eval_dataset(data_config.val_records, data_config.scale,
                                          max_images=train_config.num_eval_images,
                                          skip_corrupt=data_config.skip_corrupt_records)
     metrics = TrainingController(trainer, train_input, eval_dataset).run()

@@ -1,6 +1,6 @@
 """Upscales image files with an exported SavedModel or a training checkpoint, tile by tile.
 
-    python tools/upscale.py --model=exports/srgan --output_dir=upscaled photo.jpg holiday/
+    srgan-upscale --model=exports/srgan --output_dir=upscaled photo.jpg holiday/
 
 --model is a SavedModel version directory, an export base directory (its highest version is used) or a
 training model directory / checkpoint prefix. Both kinds run the serving graph of `srgan_tf.serving`,
@@ -16,13 +16,13 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from srgan_tf.checkpoints import load_generator
-from srgan_tf.image_files import find_images, plan_outputs
-from srgan_tf.imaging import load_rgb, save_png
-from srgan_tf.progress import ProgressBar
-from srgan_tf.serving import DEFAULT_MAX_PIXELS, SuperResolutionModule
-from srgan_tf.tiling import DEFAULT_TILE_SIZE, tiling_for
-from srgan_tf.upscalers import resolve_saved_model
+from srgan_tf.training.checkpointing import load_generator
+from srgan_tf.common.image_files import find_images, plan_outputs
+from srgan_tf.common.imaging import load_rgb, save_png
+from srgan_tf.common.console import ProgressBar
+from srgan_tf.serving.module import DEFAULT_MAX_PIXELS, SuperResolutionModule
+from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE, tiling_for
+from srgan_tf.evaluation.upscalers import resolve_saved_model
 
 # Pillow reads these locally; only the formats the serving graph decodes go over the wire.
 READABLE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")

@@ -9,12 +9,12 @@ network's receptive field a tiled result equals the untiled one (up to float rou
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Optional
 
 import tensorflow as tf
 
 from srgan_tf.config import ModelConfig
+from srgan_tf.modeling.generator import receptive_radius
 
 
 DEFAULT_TILE_SIZE = 256
@@ -33,20 +33,6 @@ class TilingConfig:
         if not 0 <= self.tile_overlap < self.tile_size:
             raise ValueError(f"--tile_overlap={self.tile_overlap} must be >= 0 and smaller than "
                              f"--tile_size={self.tile_size}.")
-
-
-def receptive_radius(config: ModelConfig) -> int:
-    """LR pixels on each side that can influence one output pixel of the SRResNet generator.
-
-    A tiling whose overlap is at least twice this is exact: 9x9 head, two 3x3 convs per residual
-    block, the 3x3 body conv, one 3x3 conv per x2 upsampler (at growing resolution) and the 9x9 tail.
-    BatchNorm (in inference mode) and residual scaling act per pixel, and the bicubic residual reaches
-    only 2 LR pixels, well inside this radius: the same radius holds for every generator variant.
-    """
-    upsamplers = int(math.log2(config.scale))
-    radius = 4 + 2 * config.num_residual_blocks + 1
-    radius += sum(1 / 2 ** i for i in range(upsamplers)) + 4 / config.scale
-    return math.ceil(radius)
 
 
 def tiling_for(config: ModelConfig, tile_size: int = DEFAULT_TILE_SIZE,

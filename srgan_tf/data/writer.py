@@ -24,11 +24,11 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, TextIO, T
 import tensorflow as tf
 from absl import logging
 
-from srgan_tf import records
-from srgan_tf.files import write_text_atomic
-from srgan_tf.progress import ProgressBar
-from srgan_tf.record_images import RecordImage, Skipped, read_record_image
-from srgan_tf.sources import ImageFile, SourceError, list_source
+from srgan_tf.data import schema
+from srgan_tf.common.files import write_text_atomic
+from srgan_tf.common.console import ProgressBar
+from srgan_tf.data.images import RecordImage, Skipped, read_record_image
+from srgan_tf.data.sources import ImageFile, SourceError, list_source
 
 
 def manifest_name(split: str) -> str:
@@ -88,11 +88,11 @@ class _ShardSet:
         """Renames the non-empty shards into place, then removes the split's older shards; returns names."""
         self._close()
         num_shards = min(self._count, len(self._writers))  # fewer images than shards: no empty shards
-        names = [records.shard_name(self._split, i, num_shards, self._gzip) for i in range(num_shards)]
+        names = [schema.shard_name(self._split, i, num_shards, self._gzip) for i in range(num_shards)]
         for index, name in enumerate(names):
             os.replace(self._tmp_path(index), os.path.join(self._output_dir, name))
         for name in os.listdir(self._output_dir):
-            if records.is_shard_of(self._split, name) and name not in names:
+            if schema.is_shard_of(self._split, name) and name not in names:
                 os.remove(os.path.join(self._output_dir, name))
         shutil.rmtree(self._tmp_dir)
         return names
@@ -134,7 +134,7 @@ def _write_split(split: str, files: List[ImageFile], results: Iterable, output_d
                 logging.warning("Skipped %s: %s", result.path, result.reason)
                 stats.skip(result)
             else:
-                shards.write(records.serialize_example(result.encoded, result.image_format, result.height,
+                shards.write(schema.serialize_example(result.encoded, result.image_format, result.height,
                                                        result.width, result.key))
                 stats.add(result)
             progress.advance()
@@ -167,7 +167,7 @@ def write_records(source: str, input_dir: str, output_dir: str, num_shards: int 
         for split, files in splits.items():
             shards, stats = _write_split(split, files, read(files), output_dir, num_shards, gzip, stream)
             manifest = {
-                "schema_version": records.SCHEMA_VERSION,
+                "schema_version": schema.SCHEMA_VERSION,
                 "split": split,
                 "source": source,
                 "input_dir": os.path.abspath(input_dir) if input_dir else "",

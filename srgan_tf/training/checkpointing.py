@@ -12,8 +12,8 @@ import os
 import tensorflow as tf
 
 from srgan_tf.config import ModelConfig
-from srgan_tf.files import write_text_atomic
-from srgan_tf.models import build_generator
+from srgan_tf.common.files import write_text_atomic
+from srgan_tf.modeling.generator import build_generator
 
 MODEL_CONFIG_FILE = "model_config.json"
 GENERATOR = "generator"

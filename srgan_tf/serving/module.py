@@ -13,8 +13,8 @@ import functools
 import keras
 import tensorflow as tf
 
-from srgan_tf.imaging import decode_rgb, to_float, to_uint8
-from srgan_tf.tiling import TilingConfig, upscale_in_tiles
+from srgan_tf.common.imaging import decode_rgb, to_float, to_uint8
+from srgan_tf.serving.tiling import TilingConfig, upscale_in_tiles
 
 DEFAULT_MAX_PIXELS = 4096 * 4096
 SUPPORTED_FORMATS = "PNG, JPEG, BMP or GIF"

@@ -1,0 +1,1 @@
+"""Measuring upscalers as papers do: metrics, benchmark image pairs, upscalers, scoring, reports, pictures."""

@@ -1,0 +1,1 @@
+"""The networks (generator, discriminator, VGG features), their layers and the losses that train them."""
