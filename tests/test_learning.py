@@ -19,7 +19,9 @@ from srgan_tf.evaluation.scoring import EvalConfig, evaluate_benchmark
 from srgan_tf.modeling.layers import BicubicUpsample
 from srgan_tf.modeling.generator import build_generator
 from srgan_tf.training.schedules import learning_rate_schedule
-from srgan_tf.training.trainer import CheckpointMismatchError, Trainer
+from srgan_tf.training.checkpointing import CheckpointMismatchError
+from srgan_tf.training.actions import Evaluate
+from srgan_tf.training.trainer import Trainer
 from srgan_tf.evaluation.upscalers import load_upscaler
 
 DATA = DataConfig(hr_patch_size=16, batch_size=4, scale=4)
@@ -224,13 +226,13 @@ def test_without_adversarial_weight_a_gan_step_moves_the_generator_as_pretrainin
     """The discriminator's update runs in the GAN step but must not reach the generator."""
     pretrain = make_trainer(one_device, tmp_path / "pre", pixel_loss="mse")
     gan = gan_trainer(one_device, tmp_path / "gan", pretrain.generator.get_weights(), adversarial_weight=0.0)
-    d_before = gan.discriminator.get_weights()
+    d_before = gan.task.discriminator.get_weights()
     lr, hr = batch()
     train(pretrain, repeated(one_device, lr, hr), 1)
     train(gan, repeated(one_device, lr, hr), 1)
     for ours, theirs in zip(gan.generator.get_weights(), pretrain.generator.get_weights()):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-7)
-    assert any(np.any(a != b) for a, b in zip(gan.discriminator.get_weights(), d_before))
+    assert any(np.any(a != b) for a, b in zip(gan.task.discriminator.get_weights(), d_before))
 
 
 def flat(tensors) -> np.ndarray:
@@ -246,16 +248,16 @@ def test_the_adversarial_gradient_has_the_weight_and_sign_of_the_loss(one_device
     weights = build_generator(FAST).get_weights()
     trainers = {w: gan_trainer(one_device, tmp_path / str(w), weights, adversarial_weight=w)
                 for w in (0.0, 0.5, 1.0)}
-    d_weights = trainers[0.0].discriminator.get_weights()
+    d_weights = trainers[0.0].task.discriminator.get_weights()
     for trainer in trainers.values():
-        trainer.discriminator.set_weights(d_weights)
+        trainer.task.discriminator.set_weights(d_weights)
     lr, hr = batch()
     grads = {w: gradients(trainer, lr, hr)[0] for w, trainer in trainers.items()}
 
     reference = trainers[0.0]
     variables = reference.generator.trainable_variables
     with tf.GradientTape() as tape:
-        fake_logits = reference.discriminator(reference.generator(lr, training=True), training=True)
+        fake_logits = reference.task.discriminator(reference.generator(lr, training=True), training=True)
         adversarial = tf.reduce_mean(losses.adversarial_loss(fake_logits))
     expected = flat(tape.gradient(adversarial, variables))
     g0, g_half, g1 = (flat(grads[w]) for w in (0.0, 0.5, 1.0))
@@ -270,7 +272,7 @@ def test_the_vgg_content_loss_compares_features_of_sr_and_hr(one_device, tmp_pat
     lr, hr = batch()
     _, _, step_metrics = gradients(trainer, lr, hr)
     sr = trainer.generator(lr, training=True)
-    expected = tf.reduce_mean(losses.feature_mse(trainer.vgg(hr), trainer.vgg(sr), 0.5))
+    expected = tf.reduce_mean(losses.feature_mse(trainer.task.vgg(hr), trainer.task.vgg(sr), 0.5))
     assert float(step_metrics["content_loss"]) == pytest.approx(float(expected), rel=1e-5)
     assert float(step_metrics["content_loss"]) != pytest.approx(float(step_metrics["pixel_mse"]), rel=1e-2)
 
@@ -290,7 +292,7 @@ def test_training_lr_is_rounded_to_8_bits_unless_asked_not_to(tiny_records):
 def test_in_training_psnr_equals_what_the_evaluate_command_reports(one_device, tmp_path, tiny_records):
     trainer = make_trainer(one_device, tmp_path, ema_decay=0.5, learning_rate=1e-2)
     train(trainer, repeated(one_device, *batch()), 3)
-    during_training, _ = trainer.evaluate(pipeline.eval_dataset(tiny_records["val"], 4))
+    during_training, _ = Evaluate(trainer, pipeline.eval_dataset(tiny_records["val"], 4)).measure()
 
     trainer.save_checkpoint()
     checkpointing.write_model_config(str(tmp_path), FAST)

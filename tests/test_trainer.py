@@ -7,8 +7,10 @@ from conftest import summary_tags
 from srgan_tf.data import pipeline
 from srgan_tf.training import checkpointing, distribute
 from srgan_tf.config import DataConfig, ModelConfig, TrainConfig
-from srgan_tf.training.trainer import (CheckpointMismatchError, Trainer, TrainingController,
-                              WorkersDisagreeError)
+from srgan_tf.training.checkpointing import CheckpointMismatchError
+from srgan_tf.training.controller import TrainingController
+from srgan_tf.training.distribute import WorkersDisagreeError
+from srgan_tf.training.trainer import Trainer
 
 DATA = DataConfig(hr_patch_size=16, batch_size=4, scale=4)
 MODEL = ModelConfig(num_residual_blocks=1, num_filters=8, hr_patch_size=16, discriminator_filters=4,
@@ -70,7 +72,7 @@ def test_a_step_on_two_replicas_gives_finite_losses_and_identical_replicas(strat
     networks = [trainer.generator, trainer.ema_generator]  # the average is updated in cross-replica context
     if phase == "gan":
         assert {"adversarial_loss", "d_loss", "d_accuracy_real", "d_accuracy_fake"} <= set(metrics)
-        networks.append(trainer.discriminator)
+        networks.append(trainer.task.discriminator)
     for variable in (w for network in networks for w in network.weights):
         first, second = (replica.numpy() for replica in variable.value.values)
         np.testing.assert_array_equal(first, second, err_msg=variable.path)
@@ -103,12 +105,12 @@ def test_pixel_loss_decreases_on_a_fixed_batch(strategy, tmp_path):
 
 
 def _networks(trainer):
-    return [trainer.generator] + ([trainer.discriminator] if trainer.is_gan else [])
+    return [trainer.generator] + ([trainer.task.discriminator] if trainer.config.phase == "gan" else [])
 
 
 def _gradients(trainer):
     """Per network, Adam's first moments: after one step, (1 - beta1) times the (unscaled) gradients."""
-    optimizers = [trainer.g_optimizer] + ([trainer.d_optimizer] if trainer.is_gan else [])
+    optimizers = [trainer.optimizers["g"]] + ([trainer.optimizers["d"]] if trainer.config.phase == "gan" else [])
     return [[v.numpy() for v in optimizer.variables if "momentum" in v.path] for optimizer in optimizers]
 
 
@@ -122,7 +124,7 @@ def _gradients(trainer):
 def test_xla_step_gives_the_weights_of_the_plain_step(strategy, tmp_path, phase, precision, gradients_rtol):
     plain = make_trainer(strategy, tmp_path / "plain", phase, precision)
     compiled = make_trainer(strategy, tmp_path / "xla", phase, precision, jit_compile=True)
-    vgg = [(plain.vgg, compiled.vgg)] if plain.is_gan else []
+    vgg = [(plain.task.vgg, compiled.task.vgg)] if phase == "gan" else []
     for source, target in list(zip(_networks(plain), _networks(compiled))) + vgg:
         target.set_weights(source.get_weights())
     before = [w.numpy() for network in _networks(plain) for w in network.weights]
@@ -145,8 +147,8 @@ def test_xla_step_gives_the_weights_of_the_plain_step(strategy, tmp_path, phase,
 
 def _state(trainer):
     """Every variable a resumed run depends on, in a fixed order, with readable names."""
-    variables = (trainer.generator.weights + trainer.discriminator.weights + trainer.g_optimizer.variables
-                 + trainer.d_optimizer.variables)
+    variables = (trainer.generator.weights + trainer.task.discriminator.weights + trainer.optimizers["g"].variables
+                 + trainer.optimizers["d"].variables)
     return [(v.path, v.numpy()) for v in variables] + [("step", trainer.step.numpy())]
 
 
@@ -180,8 +182,8 @@ def test_warm_start_loads_the_generator_only(strategy, tmp_path):
     for ours, theirs in zip(gan.generator.weights, pretrain.generator.weights):
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
     assert int(gan.step.numpy()) == 0
-    assert int(gan.g_optimizer.iterations.numpy()) == 0
-    assert all(not np.any(v.numpy()) for v in gan.g_optimizer.variables if "momentum" in v.path)
+    assert int(gan.optimizers["g"].iterations.numpy()) == 0
+    assert all(not np.any(v.numpy()) for v in gan.optimizers["g"].variables if "momentum" in v.path)
 
 
 def test_warm_start_from_other_networks_is_refused(strategy, tmp_path):

@@ -63,10 +63,10 @@ def step_gflop(trainer, batch: int, hr: int, scale: int) -> float:
     lr = hr // scale
     g = forward_gflop(trainer.generator, [1, lr, lr, 3])
     total = 3 * g
-    if trainer.is_gan:
-        total += 5 * forward_gflop(trainer.discriminator, [1, hr, hr, 3])
-        if hasattr(trainer, "vgg"):
-            total += 3 * forward_gflop(trainer.vgg, [1, hr, hr, 3])
+    if trainer.config.phase == "gan":
+        total += 5 * forward_gflop(trainer.task.discriminator, [1, hr, hr, 3])
+        if trainer.task.vgg is not None:
+            total += 3 * forward_gflop(trainer.task.vgg, [1, hr, hr, 3])
     return total * batch
 
 

@@ -7,7 +7,10 @@ tools can restore just those from any phase's checkpoint.
 """
 from __future__ import annotations
 
+import hashlib
+import math
 import os
+from typing import List
 
 import tensorflow as tf
 
@@ -18,6 +21,26 @@ from srgan_tf.modeling.generator import build_generator
 MODEL_CONFIG_FILE = "model_config.json"
 GENERATOR = "generator"
 EMA_GENERATOR = "ema_generator"  # the moving average of the generator's weights, in runs that keep one
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint that does not belong to this run's networks or phase."""
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (disk full, permissions); the previous one is intact."""
+
+
+def weights_fingerprint(weights: List[tf.Variable]) -> str:
+    """A short hash of the weights' values: equal on every worker of a run, and equal to the checkpoint's."""
+    digest = hashlib.sha256()
+    for weight in weights:
+        digest.update(weight.numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def size_in_bytes(variables) -> int:
+    return sum(math.prod(v.shape) * tf.as_dtype(v.dtype).size for v in variables)
 
 
 def write_model_config(model_dir: str, config: ModelConfig) -> None:
@@ -79,3 +102,21 @@ def load_generator(path: str):
     step = tf.Variable(0, dtype=tf.int64, trainable=False)
     tf.train.Checkpoint(step=step).restore(prefix).expect_partial()
     return generator, config, int(step.numpy())
+
+
+def warm_start(generator, model_config: ModelConfig, path: str) -> str:
+    """Loads only the generator's weights from another run (a pretrain run, typically), after checking that
+    every field that shapes the generator is the same. Returns what it loaded, for the log."""
+    try:
+        prefix = resolve_checkpoint(path)
+    except FileNotFoundError as error:
+        raise FileNotFoundError(f"--init_checkpoint: {error}") from error
+    theirs = read_model_config(os.path.dirname(prefix)).generator_fields()
+    for field, ours in model_config.generator_fields().items():
+        if theirs[field] != ours:
+            raise CheckpointMismatchError(f"--init_checkpoint={path} has {field}={theirs[field]}, this run {ours}.")
+    try:
+        key = restore_generator(generator, prefix)
+    except ValueError as error:
+        raise CheckpointMismatchError(f"--init_checkpoint={path}: {error}") from error
+    return f"generator warm-started from {prefix} ({key})"

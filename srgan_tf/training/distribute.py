@@ -77,6 +77,48 @@ def worker_id(strategy: tf.distribute.Strategy) -> str:
     return f"{resolver.task_type}_{resolver.task_id}"
 
 
+
+class WorkersDisagreeError(RuntimeError):
+    """Workers resumed from different checkpoints: their model directories are not the same storage."""
+
+
+class Workers:
+    """Collectives every worker of a run joins, so that all act on what one of them saw."""
+
+    def __init__(self, strategy: tf.distribute.Strategy, step: tf.Variable):
+        self._strategy = strategy
+        self._step = step
+
+    @tf.function
+    def _replicas_flagged(self, flag: tf.Tensor) -> tf.Tensor:
+        """The replicas, of all workers, whose worker passed a true `flag`."""
+        return self._strategy.reduce(tf.distribute.ReduceOp.SUM,
+                                     self._strategy.run(lambda: tf.cast(flag, tf.float64)), axis=None)
+
+    @tf.function
+    def _step_moments(self) -> tf.Tensor:
+        """Sums over all replicas of (1, step, step²), each replica reading its own copy of the step
+        (strategies reduce by SUM or MEAN only)."""
+        def moments():
+            value = tf.cast(self._step.read_value(), tf.float64)
+            return tf.stack([tf.constant(1.0, tf.float64), value, value * value])
+
+        return self._strategy.reduce(tf.distribute.ReduceOp.SUM, self._strategy.run(moments), axis=None)
+
+    def any(self, flag: bool) -> bool:
+        """Whether `flag` is set on some worker."""
+        return float(self._replicas_flagged(tf.constant(flag))) > 0
+
+    def check_same_step(self, model_dir: str) -> None:
+        """Every worker must resume from the same checkpoint, or their weights silently differ."""
+        replicas, total, squares = self._step_moments().numpy()
+        if replicas * squares != total * total:  # equal only if every replica holds the same step
+            raise WorkersDisagreeError(
+                f"Workers resumed at different steps (this one at {int(self._step.numpy())}, their mean "
+                f"{total / replicas:g}): --model_dir={model_dir} must be storage every worker reads (a shared "
+                f"file system), not a local folder on each host.")
+
+
 class ResumableInput:
     """An iterator of distributed batches; checkpoint `.iterator` to save and restore its position.
 

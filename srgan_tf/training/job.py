@@ -10,11 +10,13 @@ import tensorflow as tf
 from absl import logging
 
 from srgan_tf.common import console
+from srgan_tf.config import DataConfig, ModelConfig, TrainConfig
 from srgan_tf.data import pipeline
 from srgan_tf.training import checkpointing, distribute
-from srgan_tf.config import DataConfig, ModelConfig, TrainConfig
+from srgan_tf.training.checkpointing import size_in_bytes
+from srgan_tf.training.controller import TrainingController
 from srgan_tf.training.distribute import ResumableInput
-from srgan_tf.training.trainer import Trainer, TrainingController, size_in_bytes
+from srgan_tf.training.trainer import Trainer
 
 MB = 1 << 20
 
@@ -76,19 +78,6 @@ def check_disk_space(trainer: Trainer, train_config: TrainConfig) -> None:
                          "the exported generator")
 
 
-def _export(trainer: Trainer, model_config: ModelConfig, export_dir: str) -> str:
-    from srgan_tf.serving import saved_model
-
-    step = int(trainer.step.numpy())
-    try:
-        return saved_model.export_saved_model(trainer.eval_generator, model_config, export_dir, version=step,
-                                         overwrite=True)
-    except (tf.errors.OpError, OSError) as error:
-        raise OSError(f"--export_dir={export_dir}: the export failed ({console.describe_error(error)}). Training "
-                      f"is complete and checkpointed at step {step}: fix this and run the same command again "
-                      f"to export.") from error
-
-
 def prepare_training(data_config: DataConfig, model_config: ModelConfig, train_config: TrainConfig):
     """Checks the inputs and outputs, sets up devices and precision, and builds the trainer (resumed or
     warm-started) with its distributed training input. Returns `(trainer, train_input)`."""
@@ -145,7 +134,4 @@ def run_training(data_config: DataConfig, model_config: ModelConfig, train_confi
     metrics = TrainingController(trainer, train_input, eval_dataset).run()
     logging.info("finished at step %d; generator weights fingerprint %s", int(trainer.step.numpy()),
                  trainer.fingerprint())
-
-    if train_config.export_dir and trainer.is_chief:
-        logging.info("exported %s", _export(trainer, model_config, train_config.export_dir))
     return metrics

@@ -1,0 +1,162 @@
+"""Training phases as tasks: each builds its networks, optimisers and losses and computes one replica's
+gradients; the trainer runs any task the same way (checkpoints, distribution, loss scaling, the loop).
+
+A new model (ESRGAN, say) is a new task registered in `TASKS`; the trainer does not change.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, List, Tuple
+
+import keras
+import tensorflow as tf
+
+from srgan_tf.config import ModelConfig, TrainConfig
+from srgan_tf.modeling import losses
+from srgan_tf.modeling.discriminator import build_discriminator
+from srgan_tf.modeling.generator import build_generator
+from srgan_tf.modeling.vgg import build_vgg_features
+from srgan_tf.training import schedules
+
+Gradients = Tuple[List[tf.Tensor], ...]
+
+
+@dataclasses.dataclass
+class TrainedNetwork:
+    """A network and the optimiser that trains it; both are checkpointed under their names."""
+
+    name: str  # the network's checkpoint key, e.g. "generator"
+    short_name: str  # "g": the optimiser is checkpointed as "g_optimizer", its scalars logged under ".../g"
+    network: keras.Model
+    optimizer: keras.optimizers.Optimizer
+
+
+class Task:
+    """One training phase. Subclasses build their networks in `build` and compute gradients per replica.
+
+    Losses are per example, averaged over the global batch (so any number of replicas gives the same
+    result), and returned as float32 metrics named in `metric_names`.
+    """
+
+    name = ""
+    metric_names: Tuple[str, ...] = ()
+
+    def __init__(self, model_config: ModelConfig, train_config: TrainConfig, global_batch_size: int,
+                 loss_scaling: bool):
+        self.model_config = model_config
+        self.config = train_config
+        self.global_batch_size = global_batch_size
+        self.loss_scaling = loss_scaling
+        self.trained: List[TrainedNetwork] = []  # in the order `compute_gradients` returns their gradients
+
+    def build(self) -> None:
+        """Creates the networks and optimisers; the trainer calls it under the strategy's scope."""
+        raise NotImplementedError
+
+    def compute_gradients(self, lr: tf.Tensor, hr: tf.Tensor) -> Tuple[Gradients, Dict[str, tf.Tensor]]:
+        """One replica's gradients, one list per trained network, and the step's metrics."""
+        raise NotImplementedError
+
+    @property
+    def generator(self) -> keras.Model:
+        return self.trained[0].network
+
+    def checkpoint_objects(self) -> Dict[str, object]:
+        """What a checkpoint holds of this task: each trained network and its optimiser."""
+        objects = {}
+        for trained in self.trained:
+            objects[trained.name] = trained.network
+            objects[f"{trained.short_name}_optimizer"] = trained.optimizer
+        return objects
+
+    def _train_with_adam(self, name: str, short_name: str, network: keras.Model) -> keras.Model:
+        optimizer = keras.optimizers.Adam(schedules.learning_rate(self.config), beta_1=self.config.beta1)
+        if self.loss_scaling:
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        # Keras 3 optimizers create slots lazily, which fails inside strategy.run: build them now.
+        optimizer.build(network.trainable_variables)
+        self.trained.append(TrainedNetwork(name, short_name, network, optimizer))
+        return network
+
+    def _average(self, per_example: tf.Tensor) -> tf.Tensor:
+        return tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch_size)
+
+    def _scaled(self, index: int, loss: tf.Tensor) -> tf.Tensor:
+        return self.trained[index].optimizer.scale_loss(loss) if self.loss_scaling else loss
+
+    def _pixel_loss(self, hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
+        return losses.PIXEL_LOSSES[self.config.pixel_loss](hr, sr)
+
+
+class SRResNetTask(Task):
+    """PSNR-oriented pretraining: the generator alone, with a pixel loss (MSE as the paper, or L1)."""
+
+    name = "pretrain"
+    metric_names = ("g_loss", "content_loss")
+
+    def build(self) -> None:
+        self._train_with_adam("generator", "g", build_generator(self.model_config))
+
+    def compute_gradients(self, lr, hr):
+        variables = self.generator.trainable_variables
+        with tf.GradientTape() as tape:
+            sr = self.generator(lr, training=True)
+            loss = self._average(self._pixel_loss(hr, sr))
+            scaled = self._scaled(0, loss)
+        return (tape.gradient(scaled, variables),), {"g_loss": loss, "content_loss": loss}
+
+
+class SRGANTask(Task):
+    """The GAN phase: content loss (VGG features, or pixels for SRGAN-MSE) plus the weighted adversarial
+    loss for the generator; real-against-fake cross-entropy for the discriminator."""
+
+    name = "gan"
+    metric_names = ("g_loss", "content_loss", "adversarial_loss", "d_loss", "d_accuracy_real",
+                    "d_accuracy_fake", "pixel_mse")
+
+    def build(self) -> None:
+        self._train_with_adam("generator", "g", build_generator(self.model_config))
+        self.discriminator = self._train_with_adam("discriminator", "d", build_discriminator(self.model_config))
+        self.vgg = None
+        if self.config.content_loss == "vgg":
+            self.vgg = build_vgg_features(self.model_config, seed=self.config.seed or 0)
+
+    def _content_loss(self, hr_features, hr, sr) -> tf.Tensor:
+        if self.vgg is None:
+            return self._pixel_loss(hr, sr)
+        return losses.feature_mse(hr_features, self.vgg(sr), self.config.vgg_feature_scale)
+
+    def compute_gradients(self, lr, hr):
+        c = self.config
+        g_vars = self.generator.trainable_variables
+        d_vars = self.discriminator.trainable_variables
+        hr_features = None if self.vgg is None else self.vgg(hr)  # outside the tapes: HR needs no gradient
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            sr = self.generator(lr, training=True)
+            real_logits = self.discriminator(hr, training=True)
+            fake_logits = self.discriminator(sr, training=True)
+            content_loss = self._average(self._content_loss(hr_features, hr, sr))
+            adversarial_loss = self._average(losses.adversarial_loss(fake_logits))
+            g_loss = content_loss + c.adversarial_weight * adversarial_loss
+            d_loss = self._average(losses.discriminator_loss(real_logits, fake_logits))
+            g_scaled = self._scaled(0, g_loss)
+            d_scaled = self._scaled(1, d_loss)
+        g_grads = g_tape.gradient(g_scaled, g_vars)
+        d_grads = d_tape.gradient(d_scaled, d_vars)
+        real_correct, fake_correct = losses.fraction_correct(real_logits, fake_logits)
+        metrics = {
+            "g_loss": g_loss, "content_loss": content_loss, "adversarial_loss": adversarial_loss,
+            "d_loss": d_loss, "d_accuracy_real": self._average(real_correct),
+            "d_accuracy_fake": self._average(fake_correct),
+            "pixel_mse": self._average(losses.pixel_mse(hr, sr)),
+        }
+        return (g_grads, d_grads), metrics
+
+
+TASKS = {task.name: task for task in (SRResNetTask, SRGANTask)}
+
+
+def make_task(model_config: ModelConfig, train_config: TrainConfig, global_batch_size: int,
+              loss_scaling: bool) -> Task:
+    """The task of `train_config.phase`."""
+    return TASKS[train_config.phase](model_config, train_config, global_batch_size, loss_scaling)
