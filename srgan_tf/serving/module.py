@@ -14,6 +14,8 @@ import keras
 import tensorflow as tf
 
 from srgan_tf.common.imaging import decode_rgb, to_float, to_uint8
+from srgan_tf.serving.signatures import (HEIGHT, IMAGE_BYTES, PIXELS, PREDICT_PIXELS, SERVE_ENCODED,
+                                         WIDTH)
 from srgan_tf.serving.tiling import TilingConfig, upscale_in_tiles
 
 DEFAULT_MAX_PIXELS = 4096 * 4096
@@ -105,7 +107,7 @@ class SuperResolutionModule(tf.Module):
         self.max_pixels = max_pixels
 
     def signatures(self) -> dict:
-        return {"serving_default": self.serve_encoded, "predict_pixels": self.predict_pixels}
+        return {SERVE_ENCODED: self.serve_encoded, PREDICT_PIXELS: self.predict_pixels}
 
     def _check_size(self, image: tf.Tensor, size: tf.Tensor, name: tf.Tensor) -> tf.Tensor:
         """`image`, once its `size` ([height, width]) is known to be non-empty and within the pixel limit."""
@@ -135,29 +137,30 @@ class SuperResolutionModule(tf.Module):
 
         return upscale_in_tiles(upscale_window, image, self.scale, self.tiling, tf.uint8)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    # The arguments' names are the signatures' input keys too: they match the TensorSpecs' names.
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=IMAGE_BYTES)])
     def serve_encoded(self, image_bytes):
         """Encoded images (sizes may differ) to upscaled PNGs with their heights and widths."""
         def upscale_encoded(args):
             encoded, index = args
-            upscaled = self._upscale(self._decode(encoded, _text("image_bytes[", index, "]")))
+            upscaled = self._upscale(self._decode(encoded, _text(f"{IMAGE_BYTES}[", index, "]")))
             shape = tf.shape(upscaled)
             return tf.io.encode_png(upscaled), shape[0], shape[1]
 
-        image_bytes = _check_not_empty_batch(image_bytes, "image_bytes")
+        image_bytes = _check_not_empty_batch(image_bytes, IMAGE_BYTES)
         png, height, width = tf.map_fn(
             upscale_encoded, (image_bytes, tf.range(tf.size(image_bytes))),
             fn_output_signature=(tf.string, tf.int32, tf.int32))
-        return {"image_bytes": png, "height": height, "width": width}
+        return {IMAGE_BYTES: png, HEIGHT: height, WIDTH: width}
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="pixels")])
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name=PIXELS)])
     def predict_pixels(self, pixels):
         """uint8 `[N, H, W, 3]` to uint8 `[N, scale*H, scale*W, 3]`, one image at a time."""
         def upscale_pixels(args):
             image, index = args
-            return self._upscale(self._check_size(image, tf.shape(image)[:2], _text("pixels[", index, "]")))
+            return self._upscale(self._check_size(image, tf.shape(image)[:2], _text(f"{PIXELS}[", index, "]")))
 
-        pixels = _check_not_empty_batch(pixels, "pixels")
+        pixels = _check_not_empty_batch(pixels, PIXELS)
         upscaled = tf.map_fn(upscale_pixels, (pixels, tf.range(tf.shape(pixels)[0])),
                              fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
-        return {"pixels": upscaled}
+        return {PIXELS: upscaled}
