@@ -20,6 +20,7 @@ import sys
 
 from absl import app, flags
 
+from srgan_tf.common.image_files import BENCHMARK_FORMATS, format_names
 from srgan_tf.evaluation import report, scoring
 from srgan_tf.evaluation.image_pairs import find_benchmarks
 from srgan_tf.evaluation.upscalers import load_upscaler
@@ -31,7 +32,8 @@ def _define_flags() -> None:
     """Flags exist only when this module is the program, so importing it defines none."""
     flags.DEFINE_list("model", None, "'bicubic', a SavedModel (or TF Serving base directory), or a model "
                                      "directory / checkpoint; several, comma-separated, are compared.")
-    flags.DEFINE_list("hr_dir", None, "Comma-separated folders of HR images (PNG, JPEG, BMP).")
+    flags.DEFINE_list("hr_dir", None,
+                      f"Comma-separated folders of HR images ({format_names(BENCHMARK_FORMATS)}).")
     flags.DEFINE_list("lr_dir", [], "Folders of given LR images paired by position with --hr_dir, matched "
                                     "by name (0801x4.png or 0801.png for 0801.png); an empty entry makes LR "
                                     "from HR.")

@@ -17,15 +17,13 @@ import tensorflow as tf
 from absl import app, flags
 
 from srgan_tf.training.checkpointing import load_generator
-from srgan_tf.common.image_files import find_images, plan_outputs
+from srgan_tf.common.image_files import READABLE_EXTENSIONS, find_images, plan_outputs
 from srgan_tf.common.imaging import load_rgb, save_png
 from srgan_tf.common.console import ProgressBar
 from srgan_tf.serving.module import DEFAULT_MAX_PIXELS, SuperResolutionModule
 from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE, tiling_for
 from srgan_tf.evaluation.upscalers import resolve_saved_model
 
-# Pillow reads these locally; only the formats the serving graph decodes go over the wire.
-READABLE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
 SIGNATURE = "predict_pixels"
 
 

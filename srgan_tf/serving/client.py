@@ -41,8 +41,8 @@ def rest_url(server: str, model_name: str, version: Optional[int] = None) -> str
 
 def rest_request(images: Sequence[bytes], signature_name: str = SERVE_ENCODED) -> dict:
     """TF Serving's row ("instances") format; binary inputs go as `{"b64": ...}`."""
-    return {"signature_name": signature_name,
-            "instances": [{IMAGE_BYTES: {"b64": base64.b64encode(image).decode("ascii")}} for image in images]}
+    instances = [{IMAGE_BYTES: {"b64": base64.b64encode(image).decode("ascii")}} for image in images]
+    return {"signature_name": signature_name, "instances": instances}
 
 
 def parse_rest_response(body: dict) -> List[Prediction]:

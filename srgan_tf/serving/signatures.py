@@ -1,9 +1,8 @@
 """The exported SavedModel's contract: its signatures' names and their input and output keys.
 
-| signature | input | outputs |
-| --- | --- | --- |
-| `SERVE_ENCODED` ("serving_default") | `IMAGE_BYTES`: string `[N]`, encoded images | `IMAGE_BYTES` (PNG), `HEIGHT`, `WIDTH` |
-| `PREDICT_PIXELS` ("predict_pixels") | `PIXELS`: uint8 `[N, H, W, 3]` | `PIXELS`: uint8 `[N, sH, sW, 3]` |
+    SERVE_ENCODED ("serving_default"): IMAGE_BYTES, string [N] of encoded images
+        -> IMAGE_BYTES (PNGs), HEIGHT and WIDTH, int32 [N]
+    PREDICT_PIXELS ("predict_pixels"): PIXELS, uint8 [N, H, W, 3] -> PIXELS, uint8 [N, scale*H, scale*W, 3]
 
 The serving module defines them, the export's warm-up requests and the clients call them. Free of
 TensorFlow, so the REST client (standard library only) can import it.
