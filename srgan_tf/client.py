@@ -15,6 +15,7 @@ from typing import List
 
 from absl import app, flags
 
+from srgan_tf.common import commands
 from srgan_tf.common.files import write_bytes_atomic
 from srgan_tf.common.image_files import find_images, plan_outputs
 from srgan_tf.serving.client import (Prediction, ServingError, grpc_request, grpc_stub, predict_grpc,
@@ -36,6 +37,7 @@ def main(argv):
         def send(image: bytes) -> List[Prediction]:
             return predict_rest(url, [image], f.timeout)
     else:
+        commands.quiet_tensorflow()  # gRPC's tensor protos are TensorFlow's
         stub = grpc_stub(f.server)
 
         def send(image: bytes) -> List[Prediction]:
@@ -69,6 +71,11 @@ def _define_flags() -> None:
     flags.DEFINE_float("timeout", 300.0, "Seconds to wait for each response.")
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The `srgan-client` command (`python -m srgan_tf.client`)."""
     _define_flags()
-    app.run(main)
+    commands.run(main)
+
+
+if __name__ == "__main__":
+    run()

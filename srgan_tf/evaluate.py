@@ -1,9 +1,9 @@
 r"""Measures a super-resolution model on benchmark folders as the papers do (PSNR/SSIM on Y, border removed).
 
-  python -m srgan_tf.evaluate --model=bicubic --hr_dir=data/Set5 --scale=4
-  python -m srgan_tf.evaluate --model=runs/srgan --hr_dir=data/Set5,data/DIV2K_valid_HR \
+  srgan-evaluate --model=bicubic --hr_dir=data/Set5 --scale=4
+  srgan-evaluate --model=runs/srgan --hr_dir=data/Set5,data/DIV2K_valid_HR \
       --lr_dir=,data/DIV2K_valid_LR_bicubic/X4 --output_dir=eval/srgan
-  python -m srgan_tf.evaluate --model=exports/srresnet,exports/srgan --hr_dir=data/Set5 --output_dir=eval
+  srgan-evaluate --model=exports/srresnet,exports/srgan --hr_dir=data/Set5 --output_dir=eval
 
 --model is `bicubic`, an exported SavedModel (its `predict_pixels` signature; given a TF Serving base
 directory, its latest version) or a training model directory / checkpoint prefix. Without --lr_dir, LR
@@ -20,16 +20,20 @@ import sys
 
 from absl import app, flags
 
+from srgan_tf.common import commands
 from srgan_tf.common.image_files import BENCHMARK_FORMATS, format_names
-from srgan_tf.evaluation import report, scoring
-from srgan_tf.evaluation.image_pairs import find_benchmarks
-from srgan_tf.evaluation.upscalers import load_upscaler
+
+commands.quiet_tensorflow()  # before anything imports TensorFlow
+
+from srgan_tf.evaluation import report, scoring  # noqa: E402
+from srgan_tf.evaluation.image_pairs import find_benchmarks  # noqa: E402
+from srgan_tf.evaluation.upscalers import load_upscaler  # noqa: E402
 
 FLAGS = flags.FLAGS
 
 
 def _define_flags() -> None:
-    """Flags exist only when this module is the program, so importing it defines none."""
+    """Called by `run()`: importing this module defines no flags."""
     flags.DEFINE_list("model", None, "'bicubic', a SavedModel (or TF Serving base directory), or a model "
                                      "directory / checkpoint; several, comma-separated, are compared.")
     flags.DEFINE_list("hr_dir", None,
@@ -75,6 +79,11 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The `srgan-evaluate` command (`python -m srgan_tf.evaluate`)."""
     _define_flags()
-    app.run(main)
+    commands.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,17 +1,21 @@
 """Exports a training checkpoint as a versioned SavedModel for TF Serving (see `srgan_tf.serving.saved_model`).
 
-    python -m srgan_tf.export --model_dir=runs/srgan --export_dir=exports [--version=N] [--overwrite]
+    srgan-export --model_dir=runs/srgan --export_dir=exports [--version=N] [--overwrite]
 """
 from __future__ import annotations
 
 import sys
 
-from absl import app, flags
+from absl import flags
 
-from srgan_tf.serving.module import DEFAULT_MAX_PIXELS
-from srgan_tf.serving.saved_model import export_saved_model
-from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE
-from srgan_tf.training.checkpointing import load_generator
+from srgan_tf.common import commands
+
+commands.quiet_tensorflow()  # before anything imports TensorFlow
+
+from srgan_tf.serving.module import DEFAULT_MAX_PIXELS  # noqa: E402
+from srgan_tf.serving.saved_model import export_saved_model  # noqa: E402
+from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE  # noqa: E402
+from srgan_tf.training.checkpointing import load_generator  # noqa: E402
 
 
 def main(argv):
@@ -30,7 +34,7 @@ def main(argv):
 
 
 def _define_flags() -> None:
-    """Flags exist only when this module is the program, so importing `export_saved_model` defines none."""
+    """Called by `run()`: importing this module defines no flags."""
     flags.DEFINE_string("model_dir", None, "Model directory or checkpoint prefix to export.", required=True)
     flags.DEFINE_string("export_dir", None, "Directory TF Serving polls; writes <export_dir>/<version>.",
                         required=True)
@@ -45,6 +49,11 @@ def _define_flags() -> None:
                          lower_bound=1)
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The `srgan-export` command (`python -m srgan_tf.export`)."""
     _define_flags()
-    app.run(main)
+    commands.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -15,12 +15,17 @@ from typing import Dict, List
 
 from absl import app, flags
 
-from srgan_tf.common.console import ProgressBar
+from srgan_tf.common import commands
 from srgan_tf.common.image_files import READABLE_EXTENSIONS, find_images, plan_outputs
-from srgan_tf.common.imaging import load_rgb, save_png
-from srgan_tf.evaluation.upscalers import Upscaler, load_upscaler, resolve_saved_model
-from srgan_tf.serving.module import DEFAULT_MAX_PIXELS
-from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE
+
+commands.quiet_tensorflow()  # before anything imports TensorFlow
+
+from srgan_tf.common.console import ProgressBar  # noqa: E402
+from srgan_tf.common.imaging import load_rgb, save_png  # noqa: E402
+from srgan_tf.evaluation.upscalers import (Upscaler, load_upscaler,  # noqa: E402
+                                           resolve_saved_model)
+from srgan_tf.serving.module import DEFAULT_MAX_PIXELS  # noqa: E402
+from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE  # noqa: E402
 
 
 def upscale_files(upscaler: Upscaler, outputs: Dict[str, str]) -> List[str]:
@@ -77,6 +82,11 @@ def _define_flags() -> None:
                          lower_bound=1)
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The `srgan-upscale` command (`python -m srgan_tf.upscale`)."""
     _define_flags()
-    app.run(main)
+    commands.run(main)
+
+
+if __name__ == "__main__":
+    run()
