@@ -45,6 +45,7 @@ def _define_flags() -> None:
     flags.DEFINE_integer("shave", None, "Border removed before measuring; default: the scale.")
     flags.DEFINE_bool("y_only", True, "Measure the Y channel (as papers do); --noy_only measures RGB.")
     flags.DEFINE_string("output_dir", None, "Where to write CSV, JSON and comparison pictures.")
+    commands.define_tiling_flags(checkpoints_only=True)
     flags.mark_flags_as_required(["model", "hr_dir"])
 
 
@@ -54,7 +55,8 @@ def main(argv):
     try:
         config = scoring.EvalConfig(scale=FLAGS.scale, shave=FLAGS.shave, y_only=FLAGS.y_only)
         benchmarks = find_benchmarks(FLAGS.hr_dir, FLAGS.lr_dir, config.scale)
-        upscalers = [load_upscaler(model, config.scale) for model in FLAGS.model]
+        tiling = dict(tile_size=FLAGS.tile_size, tile_overlap=FLAGS.tile_overlap, max_pixels=FLAGS.max_pixels)
+        upscalers = [load_upscaler(model, config.scale, **tiling) for model in FLAGS.model]
     except (FileNotFoundError, ValueError) as error:
         raise app.UsageError(str(error)) from error
     labels = [upscaler.label for upscaler in upscalers]

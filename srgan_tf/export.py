@@ -12,9 +12,7 @@ from srgan_tf.common import commands
 
 commands.quiet_tensorflow()  # before anything imports TensorFlow
 
-from srgan_tf.serving.module import DEFAULT_MAX_PIXELS  # noqa: E402
 from srgan_tf.serving.saved_model import export_saved_model  # noqa: E402
-from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE  # noqa: E402
 from srgan_tf.training.checkpointing import load_generator  # noqa: E402
 
 
@@ -41,12 +39,7 @@ def _define_flags() -> None:
     flags.DEFINE_integer("version", None, "Version directory name; default: the checkpoint's global step.",
                          lower_bound=0)
     flags.DEFINE_bool("overwrite", False, "Replace an existing version directory.")
-    flags.DEFINE_integer("tile_size", DEFAULT_TILE_SIZE, "Input pixels per tile side (bounds memory).",
-                         lower_bound=1)
-    flags.DEFINE_integer("tile_overlap", None, "Input pixels shared by neighbouring tiles (default: exact).",
-                         lower_bound=0)
-    flags.DEFINE_integer("max_pixels", DEFAULT_MAX_PIXELS, "Largest accepted input, in pixels per image.",
-                         lower_bound=1)
+    commands.define_tiling_flags()
 
 
 def run() -> None:

@@ -24,8 +24,6 @@ from srgan_tf.common.console import ProgressBar  # noqa: E402
 from srgan_tf.common.imaging import load_rgb, save_png  # noqa: E402
 from srgan_tf.evaluation.upscalers import (Upscaler, load_upscaler,  # noqa: E402
                                            resolve_saved_model)
-from srgan_tf.serving.module import DEFAULT_MAX_PIXELS  # noqa: E402
-from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE  # noqa: E402
 
 
 def upscale_files(upscaler: Upscaler, outputs: Dict[str, str]) -> List[str]:
@@ -74,12 +72,7 @@ def _define_flags() -> None:
                         required=True)
     flags.DEFINE_string("output_dir", "upscaled", "Where to write <name>_sr.png for each input.")
     flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
-    flags.DEFINE_integer("tile_size", DEFAULT_TILE_SIZE, "Checkpoints only: input pixels per tile side.",
-                         lower_bound=1)
-    flags.DEFINE_integer("tile_overlap", None, "Checkpoints only: pixels shared by neighbouring tiles "
-                         "(default: exact tiles).", lower_bound=0)
-    flags.DEFINE_integer("max_pixels", DEFAULT_MAX_PIXELS, "Checkpoints only: largest input, in pixels.",
-                         lower_bound=1)
+    commands.define_tiling_flags(checkpoints_only=True)
 
 
 def run() -> None:

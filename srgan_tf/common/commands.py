@@ -1,5 +1,5 @@
-"""What every command shares: TensorFlow without its start-up chatter, and absl's `app.run` with a
-`--help` that lists the command's own flags.
+"""What every command shares: TensorFlow without its start-up chatter, absl's `app.run` with a `--help`
+that lists the command's own flags, and the flags of the tiled serving graph.
 
 TensorFlow prints a dozen lines while it is imported (no CUDA driver found, oneDNN custom operations, the
 CPU's instructions, absl's InitializeLog warning), and long INFO lines whenever it writes a SavedModel.
@@ -22,6 +22,9 @@ from typing import Callable, Iterator, List, Optional, Sequence
 
 from absl import app, flags
 from absl import logging as absl_logging
+
+# Flags defined here belong to the command that asks for them: its --help lists them.
+flags.disclaim_key_flags()
 
 VERBOSE_ENV = "SRGAN_TF_VERBOSE"
 _HELP_FLAGS = {"-h", "-?", "--help", "-help", "--helpshort", "-helpshort"}
@@ -174,3 +177,23 @@ def run(main: Callable[[List[str]], Optional[int]]) -> None:
         if not getattr(main_module, "__doc__", None):
             main_module.__doc__ = sys.modules[module_name].__doc__
     app.run(main, flags_parser=_parse_flags)
+
+
+def define_tiling_flags(checkpoints_only: bool = False) -> None:
+    """--tile_size, --tile_overlap and --max_pixels: how the serving graph upscales a generator.
+
+    `checkpoints_only`: for commands that also take SavedModels, which keep those they were exported with.
+    """
+    from srgan_tf.serving.module import DEFAULT_MAX_PIXELS
+    from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE
+
+    def text(help_text: str) -> str:
+        return f"Checkpoints only: {help_text}" if checkpoints_only else help_text[0].upper() + help_text[1:]
+
+    flags.DEFINE_integer("tile_size", DEFAULT_TILE_SIZE, text("input pixels per tile side (bounds memory)."),
+                         lower_bound=1)
+    flags.DEFINE_integer("tile_overlap", None,
+                         text("input pixels shared by neighbouring tiles (default: exact tiles)."),
+                         lower_bound=0)
+    flags.DEFINE_integer("max_pixels", DEFAULT_MAX_PIXELS,
+                         text("largest accepted input, in pixels per image."), lower_bound=1)
