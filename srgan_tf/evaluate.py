@@ -1,9 +1,9 @@
 r"""Measures a super-resolution model on benchmark folders as the papers do (PSNR/SSIM on Y, border removed).
 
-  python -m srgan_tf.evaluate --model=bicubic --hr_dir=data/Set5 --scale=4
-  python -m srgan_tf.evaluate --model=runs/srgan --hr_dir=data/Set5,data/DIV2K_valid_HR \
+  srgan-evaluate --model=bicubic --hr_dir=data/Set5 --scale=4
+  srgan-evaluate --model=runs/srgan --hr_dir=data/Set5,data/DIV2K_valid_HR \
       --lr_dir=,data/DIV2K_valid_LR_bicubic/X4 --output_dir=eval/srgan
-  python -m srgan_tf.evaluate --model=exports/srresnet,exports/srgan --hr_dir=data/Set5 --output_dir=eval
+  srgan-evaluate --model=exports/srresnet,exports/srgan --hr_dir=data/Set5 --output_dir=eval
 
 --model is `bicubic`, an exported SavedModel (its `predict_pixels` signature; given a TF Serving base
 directory, its latest version) or a training model directory / checkpoint prefix. Without --lr_dir, LR
@@ -20,18 +20,24 @@ import sys
 
 from absl import app, flags
 
-from srgan_tf.evaluation import report, scoring
-from srgan_tf.evaluation.image_pairs import find_benchmarks
-from srgan_tf.evaluation.upscalers import load_upscaler
+from srgan_tf.common import commands
+from srgan_tf.common.image_files import BENCHMARK_FORMATS, format_names
+
+commands.quiet_tensorflow()  # before anything imports TensorFlow
+
+from srgan_tf.evaluation import report, scoring  # noqa: E402
+from srgan_tf.evaluation.image_pairs import find_benchmarks  # noqa: E402
+from srgan_tf.evaluation.upscalers import load_upscaler  # noqa: E402
 
 FLAGS = flags.FLAGS
 
 
 def _define_flags() -> None:
-    """Flags exist only when this module is the program, so importing it defines none."""
+    """Called by `run()`: importing this module defines no flags."""
     flags.DEFINE_list("model", None, "'bicubic', a SavedModel (or TF Serving base directory), or a model "
                                      "directory / checkpoint; several, comma-separated, are compared.")
-    flags.DEFINE_list("hr_dir", None, "Comma-separated folders of HR images (PNG, JPEG, BMP).")
+    flags.DEFINE_list("hr_dir", None,
+                      f"Comma-separated folders of HR images ({format_names(BENCHMARK_FORMATS)}).")
     flags.DEFINE_list("lr_dir", [], "Folders of given LR images paired by position with --hr_dir, matched "
                                     "by name (0801x4.png or 0801.png for 0801.png); an empty entry makes LR "
                                     "from HR.")
@@ -39,6 +45,7 @@ def _define_flags() -> None:
     flags.DEFINE_integer("shave", None, "Border removed before measuring; default: the scale.")
     flags.DEFINE_bool("y_only", True, "Measure the Y channel (as papers do); --noy_only measures RGB.")
     flags.DEFINE_string("output_dir", None, "Where to write CSV, JSON and comparison pictures.")
+    commands.define_tiling_flags(checkpoints_only=True)
     flags.mark_flags_as_required(["model", "hr_dir"])
 
 
@@ -48,7 +55,8 @@ def main(argv):
     try:
         config = scoring.EvalConfig(scale=FLAGS.scale, shave=FLAGS.shave, y_only=FLAGS.y_only)
         benchmarks = find_benchmarks(FLAGS.hr_dir, FLAGS.lr_dir, config.scale)
-        upscalers = [load_upscaler(model, config.scale) for model in FLAGS.model]
+        tiling = dict(tile_size=FLAGS.tile_size, tile_overlap=FLAGS.tile_overlap, max_pixels=FLAGS.max_pixels)
+        upscalers = [load_upscaler(model, config.scale, **tiling) for model in FLAGS.model]
     except (FileNotFoundError, ValueError) as error:
         raise app.UsageError(str(error)) from error
     labels = [upscaler.label for upscaler in upscalers]
@@ -73,6 +81,11 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The `srgan-evaluate` command (`python -m srgan_tf.evaluate`)."""
     _define_flags()
-    app.run(main)
+    commands.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,17 +1,19 @@
 """Exports a training checkpoint as a versioned SavedModel for TF Serving (see `srgan_tf.serving.saved_model`).
 
-    python -m srgan_tf.export --model_dir=runs/srgan --export_dir=exports [--version=N] [--overwrite]
+    srgan-export --model_dir=runs/srgan --export_dir=exports [--version=N] [--overwrite]
 """
 from __future__ import annotations
 
 import sys
 
-from absl import app, flags
+from absl import flags
 
-from srgan_tf.serving.module import DEFAULT_MAX_PIXELS
-from srgan_tf.serving.saved_model import export_saved_model
-from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE
-from srgan_tf.training.checkpointing import load_generator
+from srgan_tf.common import commands
+
+commands.quiet_tensorflow()  # before anything imports TensorFlow
+
+from srgan_tf.serving.saved_model import export_saved_model  # noqa: E402
+from srgan_tf.training.checkpointing import load_generator  # noqa: E402
 
 
 def main(argv):
@@ -30,21 +32,21 @@ def main(argv):
 
 
 def _define_flags() -> None:
-    """Flags exist only when this module is the program, so importing `export_saved_model` defines none."""
+    """Called by `run()`: importing this module defines no flags."""
     flags.DEFINE_string("model_dir", None, "Model directory or checkpoint prefix to export.", required=True)
     flags.DEFINE_string("export_dir", None, "Directory TF Serving polls; writes <export_dir>/<version>.",
                         required=True)
     flags.DEFINE_integer("version", None, "Version directory name; default: the checkpoint's global step.",
                          lower_bound=0)
     flags.DEFINE_bool("overwrite", False, "Replace an existing version directory.")
-    flags.DEFINE_integer("tile_size", DEFAULT_TILE_SIZE, "Input pixels per tile side (bounds memory).",
-                         lower_bound=1)
-    flags.DEFINE_integer("tile_overlap", None, "Input pixels shared by neighbouring tiles (default: exact).",
-                         lower_bound=0)
-    flags.DEFINE_integer("max_pixels", DEFAULT_MAX_PIXELS, "Largest accepted input, in pixels per image.",
-                         lower_bound=1)
+    commands.define_tiling_flags()
+
+
+def run() -> None:
+    """The `srgan-export` command (`python -m srgan_tf.export`)."""
+    _define_flags()
+    commands.run(main)
 
 
 if __name__ == "__main__":
-    _define_flags()
-    app.run(main)
+    run()

@@ -10,24 +10,11 @@ import signal
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
+from srgan_tf.common import commands
 from srgan_tf.data.sources import SOURCES, SourceError
 
-flags.DEFINE_enum("source", "folder", sorted(SOURCES),
-                  "folder: any folder of images, searched recursively (all train); celeba: img_align_celeba/ "
-                  "and list_eval_partition.txt; div2k: DIV2K_train_HR/ and DIV2K_valid_HR/; samples: the "
-                  "photographs shipped with scikit-image (needs pip install '.[samples]').")
-flags.DEFINE_string("input_dir", "", "The source's folder (not used by --source=samples).")
-flags.DEFINE_string("output_dir", None, "Where shards and manifests go; a split already there is replaced.")
-flags.DEFINE_integer("num_shards", 16, "Shards per split (fewer if the split has fewer images).",
-                     lower_bound=1)
-flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Processes reading and checking images.",
-                     lower_bound=1)
-flags.DEFINE_integer("min_size", 96, "Images whose shorter side is below this many pixels are skipped.",
-                     lower_bound=0)
-flags.DEFINE_bool("gzip", False, "Write GZIP-compressed shards (.tfrecord.gz).")
-flags.mark_flag_as_required("output_dir")
 FLAGS = flags.FLAGS
 
 
@@ -38,8 +25,9 @@ def _exit(signum, frame):
 def main(argv):
     del argv
     signal.signal(signal.SIGTERM, _exit)  # `kill` then also removes temporary shards and stops the workers
-    # Imported here, not at the top: worker processes are spawned and re-import this script, and they
+    # Imported here, not at the top: worker processes are spawned and re-import this module, and they
     # should not each load TensorFlow, which the writer needs.
+    commands.quiet_tensorflow()
     from srgan_tf.data.writer import write_records
 
     start = time.monotonic()
@@ -54,5 +42,31 @@ def main(argv):
     print(f"Wrote {'; '.join(parts)} to {FLAGS.output_dir} in {time.monotonic() - start:.1f} s.")
 
 
+def _define_flags() -> None:
+    """Called by `run()`: importing this module (as each worker process does) defines no flags."""
+    flags.DEFINE_enum("source", "folder", sorted(SOURCES),
+                      "folder: any folder of images, searched recursively (all train); celeba: "
+                      "img_align_celeba/ and list_eval_partition.txt; div2k: DIV2K_train_HR/ and "
+                      "DIV2K_valid_HR/; samples: the photographs shipped with scikit-image (needs pip install "
+                      "'.[samples]').")
+    flags.DEFINE_string("input_dir", "", "The source's folder (not used by --source=samples).")
+    flags.DEFINE_string("output_dir", None,
+                        "Where shards and manifests go; a split already there is replaced.")
+    flags.DEFINE_integer("num_shards", 16, "Shards per split (fewer if the split has fewer images).",
+                         lower_bound=1)
+    flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Processes reading and checking images.",
+                         lower_bound=1)
+    flags.DEFINE_integer("min_size", 96, "Images whose shorter side is below this many pixels are skipped.",
+                         lower_bound=0)
+    flags.DEFINE_bool("gzip", False, "Write GZIP-compressed shards (.tfrecord.gz).")
+    flags.mark_flag_as_required("output_dir")
+
+
+def run() -> None:
+    """The `srgan-make-records` command (`python -m srgan_tf.make_records`)."""
+    _define_flags()
+    commands.run(main)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    run()

@@ -5,10 +5,11 @@ those to the library.
 """
 from __future__ import annotations
 
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from srgan_tf.common import commands
+
+commands.quiet_tensorflow()  # before anything imports TensorFlow
 
 from absl import app, flags, logging  # noqa: E402
 
@@ -148,8 +149,6 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     # Devices must be configured before TensorFlow touches them, so this comes first.
-    import tensorflow as tf
-    tf.get_logger().setLevel("WARNING")  # TensorFlow's own INFO lines would drown the progress lines
     from srgan_tf.training import distribute
     distribute.split_cpu(FLAGS.cpu_replicas)
     from srgan_tf.training import job, preemption
@@ -164,5 +163,10 @@ def main(argv):
         sys.exit(stop.exit_code)
 
 
+def run() -> None:
+    """The `srgan-train` command (`python -m srgan_tf.train`)."""
+    commands.run(main)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    run()

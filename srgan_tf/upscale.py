@@ -3,68 +3,43 @@
     srgan-upscale --model=exports/srgan --output_dir=upscaled photo.jpg holiday/
 
 --model is a SavedModel version directory, an export base directory (its highest version is used) or a
-training model directory / checkpoint prefix. Both kinds run the serving graph of `srgan_tf.serving`,
-so large images (e.g. 4000x3000) are upscaled in tiles with bounded memory. Each input gives
-`<output_dir>/<name>_sr.png`; grey inputs come out as RGB and an alpha channel is dropped.
+training model directory / checkpoint prefix, loaded as `srgan_tf.evaluate` loads it. Both kinds run the
+serving graph of `srgan_tf.serving`, so large images (e.g. 4000x3000) are upscaled in tiles with bounded
+memory. Each input gives `<output_dir>/<name>_sr.png`; grey inputs come out as RGB and an alpha channel
+is dropped.
 """
 from __future__ import annotations
 
 import sys
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Dict, List
 
-import numpy as np
-import tensorflow as tf
 from absl import app, flags
 
-from srgan_tf.training.checkpointing import load_generator
-from srgan_tf.common.image_files import find_images, plan_outputs
-from srgan_tf.common.imaging import load_rgb, save_png
-from srgan_tf.common.console import ProgressBar
-from srgan_tf.serving.module import DEFAULT_MAX_PIXELS, SuperResolutionModule
-from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE, tiling_for
-from srgan_tf.evaluation.upscalers import resolve_saved_model
+from srgan_tf.common import commands
+from srgan_tf.common.image_files import READABLE_EXTENSIONS, find_images, plan_outputs
 
-# Pillow reads these locally; only the formats the serving graph decodes go over the wire.
-READABLE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
-SIGNATURE = "predict_pixels"
+commands.quiet_tensorflow()  # before anything imports TensorFlow
+
+from srgan_tf.common.console import ProgressBar  # noqa: E402
+from srgan_tf.common.imaging import load_rgb, save_png  # noqa: E402
+from srgan_tf.evaluation.upscalers import (Upscaler, load_upscaler,  # noqa: E402
+                                           resolve_saved_model)
 
 
-def load_upscaler(model: str, tile_size: int = DEFAULT_TILE_SIZE, tile_overlap: Optional[int] = None,
-                  max_pixels: int = DEFAULT_MAX_PIXELS) -> Tuple[Callable[[np.ndarray], np.ndarray], str]:
-    """A function from uint8 `[H, W, 3]` to the upscaled uint8 image, and a description of the model.
-
-    A SavedModel brings its own tiling and pixel limit; for a checkpoint they come from the arguments.
-    """
-    saved_model = resolve_saved_model(model)
-    if saved_model is not None:
-        module = tf.saved_model.load(saved_model)
-        description = f"SavedModel {saved_model}"
-    else:
-        generator, config, step = load_generator(model)
-        module = SuperResolutionModule(generator, config.scale, tiling_for(config, tile_size, tile_overlap),
-                                       max_pixels)
-        description = f"checkpoint {model} (step {step}, x{config.scale})"
-
-    def upscale(image: np.ndarray) -> np.ndarray:
-        # Looked up on `module` at each call: a signature or tf.function method alone would not keep the
-        # module, and with it the variables, alive.
-        predict = module.signatures[SIGNATURE] if saved_model else module.predict_pixels
-        return predict(pixels=tf.constant(image[None]))["pixels"].numpy()[0]
-
-    return upscale, description
-
-
-def upscale_files(upscale: Callable[[np.ndarray], np.ndarray], outputs: Dict[str, str]) -> List[str]:
+def upscale_files(upscaler: Upscaler, outputs: Dict[str, str]) -> List[str]:
     """Upscales each input to its planned output; returns one message per image that failed."""
     failures = []
     progress = ProgressBar(len(outputs), label="upscaling")
     for image_path, output_path in outputs.items():
         try:
-            save_png(output_path, upscale(load_rgb(image_path)))
-        except ValueError as error:  # unreadable file
+            image = load_rgb(image_path)  # its errors name the file
+        except ValueError as error:
             failures.append(str(error))
-        except tf.errors.InvalidArgumentError as error:  # refused by the model, e.g. over its pixel limit
-            failures.append(f"{image_path}: {' '.join(error.message.split())}")
+        else:
+            try:
+                save_png(output_path, upscaler(image))
+            except ValueError as error:  # refused by the model, e.g. over its pixel limit
+                failures.append(f"{image_path}: {error}")
         progress.advance()
     progress.break_line()
     return failures
@@ -77,15 +52,16 @@ def main(argv):
     try:
         images = find_images(argv[1:], READABLE_EXTENSIONS)
         outputs = plan_outputs(images, f.output_dir, overwrite=f.overwrite)
-        upscale, description = load_upscaler(f.model, f.tile_size, f.tile_overlap, f.max_pixels)
+        upscaler = load_upscaler(f.model, tile_size=f.tile_size, tile_overlap=f.tile_overlap,
+                                 max_pixels=f.max_pixels)
     except (FileNotFoundError, FileExistsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"Upscaling {len(outputs)} image(s) with {description} into {f.output_dir}")
+    print(f"Upscaling {len(outputs)} image(s) with {upscaler.description} into {f.output_dir}")
     tiling_flags = ("tile_size", "tile_overlap", "max_pixels")
     if resolve_saved_model(f.model) and any(f[name].present for name in tiling_flags):
         print("Note: a SavedModel keeps the tiling and pixel limit it was exported with; flags ignored.")
-    failures = upscale_files(upscale, outputs)
+    failures = upscale_files(upscaler, outputs)
     for failure in failures:
         print(f"FAILED {failure}", file=sys.stderr)
     return 1 if failures else 0
@@ -96,14 +72,14 @@ def _define_flags() -> None:
                         required=True)
     flags.DEFINE_string("output_dir", "upscaled", "Where to write <name>_sr.png for each input.")
     flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
-    flags.DEFINE_integer("tile_size", DEFAULT_TILE_SIZE, "Checkpoints only: input pixels per tile side.",
-                         lower_bound=1)
-    flags.DEFINE_integer("tile_overlap", None, "Checkpoints only: pixels shared by neighbouring tiles "
-                         "(default: exact tiles).", lower_bound=0)
-    flags.DEFINE_integer("max_pixels", DEFAULT_MAX_PIXELS, "Checkpoints only: largest input, in pixels.",
-                         lower_bound=1)
+    commands.define_tiling_flags(checkpoints_only=True)
+
+
+def run() -> None:
+    """The `srgan-upscale` command (`python -m srgan_tf.upscale`)."""
+    _define_flags()
+    commands.run(main)
 
 
 if __name__ == "__main__":
-    _define_flags()
-    app.run(main)
+    run()

@@ -1,4 +1,5 @@
-"""The serving client (srgan_tf.client) against TF Serving's documented REST JSON and gRPC PredictRequest.
+"""The serving client (srgan_tf.serving.client, and the srgan-client command) against TF Serving's
+documented REST JSON and gRPC PredictRequest.
 
 TF Serving cannot run here. The round trips use small stand-ins on 127.0.0.1 that speak TF Serving's
 documented request/response formats over the exported SavedModel; they are not TF Serving.
@@ -19,7 +20,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from tiny_models import encode, export_tiny, make_model_dir
 
-from srgan_tf import client
+from srgan_tf.serving import client
 
 
 def test_rest_request_is_tf_serving_row_format():

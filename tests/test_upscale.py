@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from srgan_tf.common.image_files import find_images, plan_outputs
+from srgan_tf.evaluation.upscalers import load_upscaler
 from tiny_models import TILE_OVERLAP, TILE_SIZE, export_tiny, keras_upscale, make_model_dir
 
 from srgan_tf import upscale
@@ -37,9 +38,10 @@ def test_saved_model_path_picks_the_highest_version(model, tmp_path):
 def test_checkpoint_and_saved_model_give_the_untiled_result_on_a_many_tile_image(model, make_image):
     pixels = make_image(90, 70, seed=1)
     reference = keras_upscale(model[2], pixels)
-    from_checkpoint, description = upscale.load_upscaler(model[0], TILE_SIZE, TILE_OVERLAP)
+    from_checkpoint = load_upscaler(model[0], tile_size=TILE_SIZE, tile_overlap=TILE_OVERLAP)
+    description = from_checkpoint.description
     assert description.startswith(f"checkpoint {model[0]} (step 7, x2)")
-    from_saved_model, _ = upscale.load_upscaler(model[1])
+    from_saved_model = load_upscaler(model[1])
     for upscaled in (from_checkpoint(pixels), from_saved_model(pixels)):
         assert upscaled.dtype == np.uint8 and upscaled.shape == (180, 140, 3)
         assert np.abs(upscaled / 255.0 - reference).max() <= 1 / 255

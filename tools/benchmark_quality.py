@@ -337,7 +337,7 @@ def main(argv):
 
     trainer, train_input = job.prepare_training(data_config, model_config, train_config)
     iterator = iter(train_input)
-    upscaler = upscalers.from_generator(trainer.eval_generator, data_config.scale, label)
+    upscaler = upscalers.from_generator(trainer.eval_generator, model_config, label)
     eval_config = scoring.EvalConfig(scale=data_config.scale)
     curve = Curve(label, cpu, FLAGS.output_dir)
     first_call = train_and_evaluate(

@@ -10,7 +10,6 @@ out="${1:-demo_output}"
 pretrain_steps="${PRETRAIN_STEPS:-3000}"
 gan_steps="${GAN_STEPS:-500}"
 set5=../shared/data/Set5
-export TF_CPP_MIN_LOG_LEVEL=2
 python=${PYTHON:-python}
 start=$(date +%s)
 step() { printf '\n=== [%4ds] %s\n' "$(( $(date +%s) - start ))" "$*"; }
@@ -34,6 +33,8 @@ step "4/6 A held-out photo (chelsea, never trained on) and its x4 bicubic-downsc
 "$python" - "$out" <<'PY'
 import os, sys
 import skimage
+from srgan_tf.common import commands
+commands.quiet_tensorflow()  # as the commands do: no TensorFlow start-up lines
 from srgan_tf.common import imaging
 out = sys.argv[1]
 hr = imaging.load_rgb(os.path.join(os.path.dirname(skimage.__file__), "data", "chelsea.png"))

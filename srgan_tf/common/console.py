@@ -45,4 +45,5 @@ def describe_error(error: Exception) -> str:
         return str(error)
     text = error.message.split("\n\t [[")[0]  # graph errors end with the failing node
     text = text.strip().split("\n\n")[-1]  # and start with where the op was defined
-    return re.sub(r"\{\{[^}]*\}\}\s*|\s*\[Op:.*$", "", text, flags=re.DOTALL).strip()
+    text = re.sub(r"\{\{[^}]*\}\}\s*|\s*\[Op:.*$", "", text, flags=re.DOTALL).strip()
+    return re.sub(r"^assertion failed: \[(.*)\]$", r"\1", text, flags=re.DOTALL)  # tf.debugging.Assert's

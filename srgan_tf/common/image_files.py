@@ -1,7 +1,6 @@
-"""Image files: which ones a command-line tool reads, where it writes each result, and Pillow images as
-8-bit RGB arrays. Free of TensorFlow: record-writing worker processes import it, and TensorFlow would cost
-each of them about 4 s and 650 MB before it reads a single image.
-
+"""Image files: which formats each part reads, which files a command-line tool reads, where it writes each
+result, and Pillow images as 8-bit RGB arrays. Free of TensorFlow: record-writing worker processes import
+it, and TensorFlow would cost each of them about 4 s and 650 MB before it reads a single image.
 
 Both the local upscaler and the serving client take files and folders and write one PNG per input; they
 plan all output names before any work starts, so a name clash or an existing file stops the run before
@@ -9,14 +8,53 @@ anything is written or overwritten.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
 
-# What TensorFlow's decoders (and so the serving signature) read.
-SERVABLE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+@dataclasses.dataclass(frozen=True)
+class ImageFormat:
+    name: str  # as messages name it
+    pillow: str  # Pillow's format identifier
+    extensions: Tuple[str, ...]
+
+
+PNG = ImageFormat("PNG", "PNG", (".png",))
+JPEG = ImageFormat("JPEG", "JPEG", (".jpg", ".jpeg"))
+BMP = ImageFormat("BMP", "BMP", (".bmp",))
+GIF = ImageFormat("GIF", "GIF", (".gif",))
+TIFF = ImageFormat("TIFF", "TIFF", (".tif", ".tiff"))
+WEBP = ImageFormat("WebP", "WEBP", (".webp",))
+PPM = ImageFormat("PPM", "PPM", (".ppm",))
+
+# Every format read from local files, with Pillow (`pil_to_rgb_array`): what the upscale command takes.
+READABLE_FORMATS = (PNG, JPEG, BMP, GIF, TIFF, WEBP, PPM)
+# What TensorFlow's decoders (`tf.io.decode_image`) read: what the serving signature accepts, so what
+# the serving client sends.
+SERVABLE_FORMATS = (PNG, JPEG, BMP, GIF)
+# Images that become training records: PNG and JPEG are stored as they are, BMP and WebP converted to PNG.
+RECORD_FORMATS = (PNG, JPEG, BMP, WEBP)
+# Benchmark folders for evaluation: the formats SR test sets come in.
+BENCHMARK_FORMATS = (PNG, JPEG, BMP)
+
+
+def extensions(formats: Sequence[ImageFormat]) -> Tuple[str, ...]:
+    """The file extensions of `formats`, lower case with the dot."""
+    return tuple(extension for image_format in formats for extension in image_format.extensions)
+
+
+def format_names(formats: Sequence[ImageFormat]) -> str:
+    """`formats` for a message: "PNG, JPEG, BMP or GIF"."""
+    names = [image_format.name for image_format in formats]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+READABLE_EXTENSIONS = extensions(READABLE_FORMATS)
+SERVABLE_EXTENSIONS = extensions(SERVABLE_FORMATS)
 
 
 def find_images(paths: Sequence[str], extensions: Sequence[str] = SERVABLE_EXTENSIONS) -> List[str]:

@@ -12,10 +12,10 @@ from typing import Union
 
 from PIL import Image
 
-from srgan_tf.common.image_files import pil_to_rgb_array
+from srgan_tf.common.image_files import JPEG, PNG, RECORD_FORMATS, format_names, pil_to_rgb_array
 from srgan_tf.data.sources import ImageFile
 
-READABLE_FORMATS = ("PNG", "JPEG", "BMP", "WEBP")
+READABLE_FORMATS = tuple(image_format.pillow for image_format in RECORD_FORMATS)
 _PNG_END = b"IEND\xaeB`\x82"  # the last chunk's type and checksum, the same in every PNG
 
 
@@ -38,10 +38,10 @@ class Skipped:
 def _keeps_original_bytes(data: bytes, image: Image.Image) -> bool:
     if image.mode != "RGB":
         return False
-    if image.format == "JPEG":
+    if image.format == JPEG.pillow:
         return True
     # Pillow reads 16-bit RGB PNGs as 8-bit "RGB" too; the header's bit depth (byte 24) tells them apart.
-    return image.format == "PNG" and data[24] == 8
+    return image.format == PNG.pillow and data[24] == 8
 
 
 def _record_image(key: str, data: bytes, image: Image.Image) -> RecordImage:
@@ -78,12 +78,12 @@ def read_record_image(image_file: ImageFile, min_size: int = 0) -> Union[RecordI
             if min(width, height) < max(min_size, 1):
                 return Skipped(path, f"{width}x{height} is smaller than the minimum size {min_size}")
             image.verify()
-            if image.format == "PNG" and _PNG_END not in data:
+            if image.format == PNG.pillow and _PNG_END not in data:
                 return Skipped(path, "truncated PNG (no complete IEND chunk)")
         with _open(data) as image:  # verify() leaves an image unusable: open again to decode
             image.load()
             return _record_image(image_file.key, data, image)
     except Image.UnidentifiedImageError:
-        return Skipped(path, "not a PNG, JPEG, BMP or WebP image")
+        return Skipped(path, f"not a {format_names(RECORD_FORMATS)} image")
     except Exception as error:  # corrupt data makes decoders raise many types (OSError, SyntaxError, ...)
         return Skipped(path, f"corrupt or truncated image ({type(error).__name__}: {error})")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -160,15 +161,26 @@ def _shard_for_pipeline(files: List[str], context: tf.distribute.InputContext) -
     return files, True
 
 
+def _name_files(files: List[str]) -> str:
+    """A short line's worth: one file by its path; several in one folder by the folder, then the first
+    `FILES_NAMED` names."""
+    if len(files) == 1:
+        return files[0]
+    folders = {os.path.dirname(path) for path in files}
+    more = ", ..." if len(files) > FILES_NAMED else ""
+    if len(folders) > 1:
+        return f"{len(files)} shards: {files[0]}, ..."
+    names = ", ".join(os.path.basename(path) for path in files[:FILES_NAMED])
+    return f"{len(files)} shards in {folders.pop()}: {names}{more}"
+
+
 def _check_usable(files: List[str], patch: int, context: tf.distribute.InputContext, shard_examples: bool,
                   skip_corrupt: bool):
     """Logs the shards read and how many images are too small for a patch or lost to corruption; fails
     rather than let a pipeline wait forever for a usable image."""
     count = count_images(files, patch, skip_corrupt)
     pipeline = f"input pipeline {context.input_pipeline_id + 1} of {context.num_input_pipelines}"
-    more = f", ... ({len(files)} in all)" if len(files) > FILES_NAMED else ""
-    shown = ", ".join(files[:FILES_NAMED]) + more
-    logging.info("Training records, %s: %s", pipeline, shown)
+    logging.info("Training records, %s: %s", pipeline, _name_files(files))
     logging.log(logging.WARNING if count.smaller else logging.INFO,
                 "Training records (%s): %d of %d images are smaller than the %dx%d patch and are skipped.",
                 pipeline, count.smaller, count.total, patch, patch)

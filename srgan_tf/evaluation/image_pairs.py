@@ -13,8 +13,9 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from srgan_tf.common import imaging
+from srgan_tf.common.image_files import BENCHMARK_FORMATS, extensions
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+IMAGE_EXTENSIONS = extensions(BENCHMARK_FORMATS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Benchmark:
 
 
 def list_images(directory: str) -> List[str]:
-    """The PNG/JPEG/BMP files directly inside `directory`, sorted by name."""
+    """The benchmark images (`BENCHMARK_FORMATS`, by extension) directly inside `directory`, by name."""
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"{directory}: no such directory.")
     names = sorted(n for n in os.listdir(directory) if os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS)

@@ -11,6 +11,7 @@ import tensorflow as tf
 from absl import logging
 
 from srgan_tf.common import imaging
+from srgan_tf.common.image_files import BENCHMARK_FORMATS, format_names
 from srgan_tf.evaluation import metrics
 from srgan_tf.evaluation.pictures import comparison_picture
 from srgan_tf.evaluation.image_pairs import Benchmark, Failure, ImagePair, load_pair
@@ -112,7 +113,7 @@ def evaluate_models(upscalers: Sequence[Upscaler], benchmark: Benchmark, config:
     images, failures = [[] for _ in upscalers], list(benchmark.failures)
     total = len(benchmark.pairs)
     if not total and not failures:
-        logging.warning("%s: no PNG, JPEG or BMP images.", benchmark.hr_dir)
+        logging.warning("%s: no %s images.", benchmark.hr_dir, format_names(BENCHMARK_FORMATS))
     for failure in failures:
         logging.error("%s skipped: %s", benchmark.name, failure.reason)
     for index, pair in enumerate(benchmark.pairs, start=1):

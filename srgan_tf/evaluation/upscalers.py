@@ -1,8 +1,10 @@
-"""What an evaluation can upscale with: bicubic, a training checkpoint, an exported SavedModel, or a
-generator held in memory.
+"""What can upscale an image: bicubic, a training checkpoint, an exported SavedModel, or a generator held
+in memory. The evaluate and upscale commands both load their `--model` with `load_upscaler`.
 
 Each takes one uint8 LR image `[h, w, 3]` and gives a uint8 SR image, the form in which SR results
-are saved and compared in the literature.
+are saved and compared in the literature. Generators (from a checkpoint or in memory) run through the
+serving module's `predict_pixels`, as an exported SavedModel does: large images are upscaled in tiles,
+which by default give exactly the untiled result, and images over the pixel limit are refused.
 """
 from __future__ import annotations
 
@@ -14,10 +16,14 @@ import numpy as np
 import tensorflow as tf
 
 from srgan_tf.common import imaging
+from srgan_tf.common.console import describe_error
+from srgan_tf.config import ModelConfig
+from srgan_tf.serving.module import DEFAULT_MAX_PIXELS, SuperResolutionModule
+from srgan_tf.serving.signatures import PIXELS, PREDICT_PIXELS
+from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE, tiling_for
 from srgan_tf.training import checkpointing
 
 BICUBIC = "bicubic"
-SERVING_SIGNATURE = "predict_pixels"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,21 +31,38 @@ class Upscaler:
     """A named function from a uint8 LR image to a uint8 SR image `scale` times larger.
 
     `run` raises ValueError for an image it refuses (an evaluation skips that image). A wrong output size
-    is the model's fault, not the image's, so it raises RuntimeError, which stops an evaluation.
+    is the model's fault, not the image's, so it raises RuntimeError, which stops an evaluation. A
+    SavedModel loaded without a scale upscales by its own: `scale` is None, and the output need only be
+    an integer multiple of the input.
     """
 
     name: str
-    scale: int
+    scale: Optional[int]
     run: Callable[[np.ndarray], np.ndarray]
     label: str = "SR"  # short, for pictures and summaries
+    description: str = ""  # what the model is, for a person: "checkpoint runs/srgan (step 7, x4)"
 
     def __call__(self, lr: np.ndarray) -> np.ndarray:
         sr = np.asarray(self.run(lr))
-        expected = (lr.shape[0] * self.scale, lr.shape[1] * self.scale, 3)
+        scale = self.scale or max(1, sr.shape[0] // max(lr.shape[0], 1))
+        expected = (lr.shape[0] * scale, lr.shape[1] * scale, 3)
         if sr.shape != expected or sr.dtype != np.uint8:
             raise RuntimeError(f"{self.name} turned a {lr.shape} LR image into {sr.dtype} {sr.shape}; "
-                               f"expected uint8 {expected} for x{self.scale}.")
+                               f"expected uint8 {expected} for x{scale}.")
         return sr
+
+
+def _refusals_as_value_errors(name: str, predict: Callable[[np.ndarray], np.ndarray]):
+    """`predict`, raising ValueError naming `name` for an image the model refuses (e.g. over its pixel
+    limit), so that one bad image is skipped, not fatal."""
+
+    def run(lr: np.ndarray) -> np.ndarray:
+        try:
+            return predict(lr)
+        except tf.errors.InvalidArgumentError as error:
+            raise ValueError(f"{name} refused the image: {describe_error(error)}") from error
+
+    return run
 
 
 def bicubic(scale: int) -> Upscaler:
@@ -48,54 +71,56 @@ def bicubic(scale: int) -> Upscaler:
     def run(lr):
         return imaging.to_uint8(imaging.bicubic_upscale(imaging.to_float(lr), scale)).numpy()
 
-    return Upscaler(BICUBIC, scale, run, label=BICUBIC)
+    return Upscaler(BICUBIC, scale, run, label=BICUBIC, description=f"bicubic x{scale}")
 
 
-def from_checkpoint(path: str, scale: int) -> Upscaler:
-    """The generator of a model directory (latest checkpoint) or of one checkpoint prefix."""
-    generator, config, step = checkpointing.load_generator(path)
-    if config.scale != scale:
-        raise ValueError(f"{path} holds a x{config.scale} generator, but the evaluation is at x{scale}.")
-    return from_generator(generator, scale, f"{path} (step {step})")
+def from_generator(generator, config: ModelConfig, name: str, tile_size: int = DEFAULT_TILE_SIZE,
+                   tile_overlap: Optional[int] = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> Upscaler:
+    """A generator held in memory (during training, say), run as its export would run it: through the
+    serving module, tiled (the default overlap is exact) and with a pixel limit."""
+    module = SuperResolutionModule(generator, config.scale, tiling_for(config, tile_size, tile_overlap),
+                                   max_pixels)
 
-
-def from_generator(generator, scale: int, name: str) -> Upscaler:
-    """A generator held in memory (during training, say), run untiled on the whole image."""
-
-    # One trace for every image size.
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
     def predict(lr):
-        return imaging.to_uint8(generator(imaging.to_float(lr), training=False))
+        # `module` is looked up here, at each call, so the upscaler keeps it (and its variables) alive.
+        return module.predict_pixels(tf.constant(lr[None]))[PIXELS].numpy()[0]
 
-    return Upscaler(name, scale, lambda lr: predict(lr[None]).numpy()[0])
+    return Upscaler(name, config.scale, _refusals_as_value_errors(name, predict), description=name)
 
 
-def from_saved_model(path: str, scale: int) -> Upscaler:
+def from_checkpoint(path: str, scale: Optional[int] = None, **tiling) -> Upscaler:
+    """The generator of a model directory (latest checkpoint) or of one checkpoint prefix; `tiling`:
+    `from_generator`'s tile_size, tile_overlap and max_pixels."""
+    generator, config, step = checkpointing.load_generator(path)
+    if scale is not None and config.scale != scale:
+        raise ValueError(f"{path} holds a x{config.scale} generator, but the evaluation is at x{scale}.")
+    upscaler = from_generator(generator, config, f"{path} (step {step})", **tiling)
+    return dataclasses.replace(upscaler, description=f"checkpoint {path} (step {step}, x{config.scale})")
+
+
+def from_saved_model(path: str, scale: Optional[int] = None) -> Upscaler:
     """A SavedModel's `predict_pixels` signature: one uint8 `[N, H, W, 3]` input, one uint8 output.
 
-    Input and output keys are read from the signature, so any naming the exporter chose works.
+    Input and output keys are read from the signature, so any naming the exporter chose works. The
+    SavedModel brings its own tiling and pixel limit.
     """
     loaded = tf.saved_model.load(path)
-    if SERVING_SIGNATURE not in loaded.signatures:
-        raise ValueError(f"{path}: the SavedModel has no '{SERVING_SIGNATURE}' signature "
+    if PREDICT_PIXELS not in loaded.signatures:
+        raise ValueError(f"{path}: the SavedModel has no '{PREDICT_PIXELS}' signature "
                          f"(it has {sorted(loaded.signatures)}).")
-    signature = loaded.signatures[SERVING_SIGNATURE]
+    signature = loaded.signatures[PREDICT_PIXELS]
     _, inputs = signature.structured_input_signature
     outputs = {key: spec for key, spec in signature.structured_outputs.items() if spec.dtype == tf.uint8}
     if len(inputs) != 1 or next(iter(inputs.values())).dtype != tf.uint8 or len(outputs) != 1:
-        raise ValueError(f"{path}: '{SERVING_SIGNATURE}' must take one uint8 image batch and return one "
+        raise ValueError(f"{path}: '{PREDICT_PIXELS}' must take one uint8 image batch and return one "
                          f"uint8 image batch; it takes {inputs} and returns {signature.structured_outputs}.")
     (input_key,), (output_key,) = inputs, outputs
 
-    def run(lr):
+    def predict(lr):
         # `loaded` is referenced here so its variables live as long as this upscaler.
-        batch = {input_key: tf.constant(lr[None])}
-        try:
-            return loaded.signatures[SERVING_SIGNATURE](**batch)[output_key].numpy()[0]
-        except tf.errors.InvalidArgumentError as error:  # e.g. over the export's pixel limit
-            raise ValueError(f"{path} refused the image: {error.message}") from error
+        return loaded.signatures[PREDICT_PIXELS](**{input_key: tf.constant(lr[None])})[output_key].numpy()[0]
 
-    return Upscaler(path, scale, run)
+    return Upscaler(path, scale, _refusals_as_value_errors(path, predict), description=f"SavedModel {path}")
 
 
 def resolve_saved_model(path: str) -> Optional[str]:
@@ -110,16 +135,24 @@ def resolve_saved_model(path: str) -> Optional[str]:
     return os.path.join(path, str(max(versions))) if versions else None
 
 
-def load_upscaler(model: str, scale: int) -> Upscaler:
-    """`bicubic`, a SavedModel (or a TF Serving base directory: its latest version), or a training model
-    directory / checkpoint prefix. Labelled with the last part of the path."""
+def load_upscaler(model: str, scale: Optional[int] = None, *, tile_size: int = DEFAULT_TILE_SIZE,
+                  tile_overlap: Optional[int] = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> Upscaler:
+    """`bicubic` (needs `scale`), a SavedModel (or a TF Serving base directory: its latest version), or a
+    training model directory / checkpoint prefix. Labelled with the last part of the path.
+
+    With `scale`, a checkpoint of another scale is refused; without, the model's own is used. The tiling
+    and the pixel limit apply to checkpoints: a SavedModel keeps those it was exported with.
+    """
     if model == BICUBIC:
+        if scale is None:
+            raise ValueError(f"--model={BICUBIC} needs a scale (no model file holds one).")
         return bicubic(scale)
     saved_model = resolve_saved_model(model)
     if saved_model:
         upscaler = from_saved_model(saved_model, scale)
     elif os.path.exists(model) or tf.io.gfile.exists(model + ".index"):
-        upscaler = from_checkpoint(model, scale)
+        upscaler = from_checkpoint(model, scale, tile_size=tile_size, tile_overlap=tile_overlap,
+                                   max_pixels=max_pixels)
     else:
         raise FileNotFoundError(f"{model}: no such SavedModel, model directory or checkpoint "
                                 f"(or use '{BICUBIC}').")

@@ -13,11 +13,14 @@ import functools
 import keras
 import tensorflow as tf
 
+from srgan_tf.common.image_files import BMP, GIF, JPEG, PNG, SERVABLE_FORMATS, format_names
 from srgan_tf.common.imaging import decode_rgb, to_float, to_uint8
+from srgan_tf.serving.signatures import (HEIGHT, IMAGE_BYTES, PIXELS, PREDICT_PIXELS, SERVE_ENCODED,
+                                         WIDTH)
 from srgan_tf.serving.tiling import TilingConfig, upscale_in_tiles
 
 DEFAULT_MAX_PIXELS = 4096 * 4096
-SUPPORTED_FORMATS = "PNG, JPEG, BMP or GIF"
+SUPPORTED_FORMATS = format_names(SERVABLE_FORMATS)
 _HEADER_BYTES = 32
 
 
@@ -41,13 +44,16 @@ def _starts_with(encoded: tf.Tensor, magic: bytes) -> tf.Tensor:
 
 
 def _image_format(encoded: tf.Tensor):
-    """Booleans telling which supported format `encoded` starts like."""
-    return {
-        "png": _starts_with(encoded, b"\x89PNG\r\n\x1a\n"),
-        "gif": tf.logical_or(_starts_with(encoded, b"GIF87a"), _starts_with(encoded, b"GIF89a")),
-        "bmp": _starts_with(encoded, b"BM"),
-        "jpeg": tf.io.is_jpeg(encoded),
+    """Booleans telling which of `SERVABLE_FORMATS` `encoded` starts like."""
+    formats = {
+        PNG: _starts_with(encoded, b"\x89PNG\r\n\x1a\n"),
+        GIF: tf.logical_or(_starts_with(encoded, b"GIF87a"), _starts_with(encoded, b"GIF89a")),
+        BMP: _starts_with(encoded, b"BM"),
+        JPEG: tf.io.is_jpeg(encoded),
     }
+    if set(formats) != set(SERVABLE_FORMATS):
+        raise NotImplementedError(f"no header check for {set(SERVABLE_FORMATS) ^ set(formats)}")
+    return formats
 
 
 def _encoded_image_size(encoded: tf.Tensor, formats) -> tf.Tensor:
@@ -61,9 +67,9 @@ def _encoded_image_size(encoded: tf.Tensor, formats) -> tf.Tensor:
         return tf.stack([height, _uint(header, 18, 4, big_endian=False)])
 
     return tf.case([
-        (formats["png"], lambda: tf.stack([_uint(header, 20, 4, True), _uint(header, 16, 4, True)])),
-        (formats["gif"], lambda: tf.stack([_uint(header, 8, 2, False), _uint(header, 6, 2, False)])),
-        (formats["bmp"], bmp_size),
+        (formats[PNG], lambda: tf.stack([_uint(header, 20, 4, True), _uint(header, 16, 4, True)])),
+        (formats[GIF], lambda: tf.stack([_uint(header, 8, 2, False), _uint(header, 6, 2, False)])),
+        (formats[BMP], bmp_size),
     ], default=lambda: tf.cast(tf.io.extract_jpeg_shape(encoded)[:2], tf.int64), exclusive=False)
 
 
@@ -105,7 +111,7 @@ class SuperResolutionModule(tf.Module):
         self.max_pixels = max_pixels
 
     def signatures(self) -> dict:
-        return {"serving_default": self.serve_encoded, "predict_pixels": self.predict_pixels}
+        return {SERVE_ENCODED: self.serve_encoded, PREDICT_PIXELS: self.predict_pixels}
 
     def _check_size(self, image: tf.Tensor, size: tf.Tensor, name: tf.Tensor) -> tf.Tensor:
         """`image`, once its `size` ([height, width]) is known to be non-empty and within the pixel limit."""
@@ -135,29 +141,31 @@ class SuperResolutionModule(tf.Module):
 
         return upscale_in_tiles(upscale_window, image, self.scale, self.tiling, tf.uint8)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    # The arguments' names are the signatures' input keys too: they match the TensorSpecs' names.
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=IMAGE_BYTES)])
     def serve_encoded(self, image_bytes):
         """Encoded images (sizes may differ) to upscaled PNGs with their heights and widths."""
         def upscale_encoded(args):
             encoded, index = args
-            upscaled = self._upscale(self._decode(encoded, _text("image_bytes[", index, "]")))
+            upscaled = self._upscale(self._decode(encoded, _text(f"{IMAGE_BYTES}[", index, "]")))
             shape = tf.shape(upscaled)
             return tf.io.encode_png(upscaled), shape[0], shape[1]
 
-        image_bytes = _check_not_empty_batch(image_bytes, "image_bytes")
+        image_bytes = _check_not_empty_batch(image_bytes, IMAGE_BYTES)
         png, height, width = tf.map_fn(
             upscale_encoded, (image_bytes, tf.range(tf.size(image_bytes))),
             fn_output_signature=(tf.string, tf.int32, tf.int32))
-        return {"image_bytes": png, "height": height, "width": width}
+        return {IMAGE_BYTES: png, HEIGHT: height, WIDTH: width}
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="pixels")])
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name=PIXELS)])
     def predict_pixels(self, pixels):
         """uint8 `[N, H, W, 3]` to uint8 `[N, scale*H, scale*W, 3]`, one image at a time."""
         def upscale_pixels(args):
             image, index = args
-            return self._upscale(self._check_size(image, tf.shape(image)[:2], _text("pixels[", index, "]")))
+            name = _text(f"{PIXELS}[", index, "]")
+            return self._upscale(self._check_size(image, tf.shape(image)[:2], name))
 
-        pixels = _check_not_empty_batch(pixels, "pixels")
+        pixels = _check_not_empty_batch(pixels, PIXELS)
         upscaled = tf.map_fn(upscale_pixels, (pixels, tf.range(tf.shape(pixels)[0])),
                              fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
-        return {"pixels": upscaled}
+        return {PIXELS: upscaled}

@@ -20,6 +20,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
 from srgan_tf.config import ModelConfig
 from srgan_tf.serving.module import DEFAULT_MAX_PIXELS, SuperResolutionModule
+from srgan_tf.serving.signatures import IMAGE_BYTES, PIXELS, PREDICT_PIXELS, SERVE_ENCODED
 from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE, tiling_for
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
@@ -32,8 +33,8 @@ def warmup_requests(size: int = 24) -> list:
     pixels = pixels.astype(np.uint8)
     requests = []
     for signature, name, value in [
-        ("serving_default", "image_bytes", tf.make_tensor_proto([tf.io.encode_png(pixels).numpy()])),
-        ("predict_pixels", "pixels", tf.make_tensor_proto(pixels[None])),
+        (SERVE_ENCODED, IMAGE_BYTES, tf.make_tensor_proto([tf.io.encode_png(pixels).numpy()])),
+        (PREDICT_PIXELS, PIXELS, tf.make_tensor_proto(pixels[None])),
     ]:
         request = predict_pb2.PredictRequest()
         request.model_spec.signature_name = signature
