@@ -14,7 +14,7 @@ from srgan_tf.config import ModelConfig
 from srgan_tf.modeling.generator import build_generator
 from srgan_tf.modeling.generator import receptive_radius
 from srgan_tf.serving.tiling import TilingConfig, tiling_for, upscale_in_tiles
-from tiny_models import (MAX_PIXELS, STEP, TILE_OVERLAP, TILE_SIZE, TINY, encode, export_tiny, keras_upscale,
+from tests.tiny_models import (MAX_PIXELS, STEP, TILE_OVERLAP, TILE_SIZE, TINY, encode, export_tiny, keras_upscale,
                          make_model_dir, run_like_tf_serving, saved_model_cli)
 
 

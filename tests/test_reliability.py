@@ -18,7 +18,7 @@ from srgan_tf.training import checkpointing, job, preemption
 from srgan_tf.config import DataConfig, ModelConfig, TrainConfig
 from srgan_tf.training.divergence import DivergenceGuard, TrainingDivergedError
 from srgan_tf.training.trainer import CheckpointWriteError, Trainer, TrainingController
-from training_processes import Training, latest_step, logged
+from tests.training_processes import Training, latest_step, logged
 
 DATA = DataConfig(hr_patch_size=16, batch_size=4, scale=4)
 MODEL = ModelConfig(num_residual_blocks=1, num_filters=8, hr_patch_size=16, discriminator_filters=4,

@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from tiny_models import encode, export_tiny, make_model_dir
+from tests.tiny_models import encode, export_tiny, make_model_dir
 
 from srgan_tf import client
 

@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 from absl import flags
 
-from conftest import summary_tags
 from srgan_tf import train
+from tests.summaries import summary_tags
 
 TINY_FLAGS = [
     "--scale=4", "--hr_patch_size=16", "--batch_size=4", "--num_residual_blocks=1", "--num_filters=8",

@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import summary_tags
 from srgan_tf.data import pipeline
 from srgan_tf.training import checkpointing, distribute
 from srgan_tf.config import DataConfig, ModelConfig, TrainConfig
 from srgan_tf.training.trainer import (CheckpointMismatchError, Trainer, TrainingController,
-                              WorkersDisagreeError)
+                                       WorkersDisagreeError)
+from tests.summaries import summary_tags
 
 DATA = DataConfig(hr_patch_size=16, batch_size=4, scale=4)
 MODEL = ModelConfig(num_residual_blocks=1, num_filters=8, hr_patch_size=16, discriminator_filters=4,

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from srgan_tf.common.image_files import find_images, plan_outputs
-from tiny_models import TILE_OVERLAP, TILE_SIZE, export_tiny, keras_upscale, make_model_dir
+from tests.tiny_models import TILE_OVERLAP, TILE_SIZE, export_tiny, keras_upscale, make_model_dir
 
 from srgan_tf import upscale
 
