@@ -54,4 +54,3 @@ def tiny_records(tmp_path_factory):
         write_records("folder", str(folder), str(root / split), num_shards=2)
         patterns[split] = str(root / split / "train-*")
     return patterns
-
