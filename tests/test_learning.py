@@ -216,15 +216,6 @@ def test_the_vgg_content_loss_compares_features_of_sr_and_hr(one_device, tmp_pat
 # ------------------------------------------------------------------------- train and evaluate agree
 
 
-def test_training_lr_is_rounded_to_8_bits_unless_asked_not_to(tiny_records):
-    for quantize, expect_levels in ((True, True), (False, False)):
-        config = DataConfig(train_records=tiny_records["train"], hr_patch_size=16, batch_size=4, seed=0,
-                            quantize_lr=quantize)
-        lr, _ = next(iter(pipeline.train_dataset_fn(config)(tf.distribute.InputContext())))
-        levels = lr.numpy() * 255.0
-        assert np.allclose(levels, np.round(levels), atol=1e-4) == expect_levels
-
-
 def test_in_training_psnr_equals_what_the_evaluate_command_reports(one_device, tmp_path, tiny_records):
     trainer = make_trainer(one_device, tmp_path, ema_decay=0.5, learning_rate=1e-2)
     train(trainer, repeated(one_device, *batch()), 3)
