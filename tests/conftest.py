@@ -54,3 +54,14 @@ def tiny_records(tmp_path_factory):
         write_records("folder", str(folder), str(root / split), num_shards=2)
         patterns[split] = str(root / split / "train-*")
     return patterns
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A model directory holding a 1-block, 8-filter x4 generator at step 5, and that generator."""
+    from srgan_tf.config import ModelConfig
+    from tests.tiny_models import make_model_dir
+
+    model_dir = str(tmp_path_factory.mktemp("model"))
+    config = ModelConfig(num_residual_blocks=1, num_filters=8, scale=4)
+    return model_dir, make_model_dir(model_dir, config, step=5)

@@ -1,4 +1,5 @@
-"""PSNR/SSIM against an independent NumPy computation of the papers' definitions, and scikit-image."""
+"""PSNR/SSIM against an independent NumPy computation of the papers' definitions, and scikit-image
+(evaluation/metrics.py)."""
 import numpy as np
 import pytest
 import tensorflow as tf
