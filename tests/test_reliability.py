@@ -16,7 +16,7 @@ import tensorflow as tf
 from srgan_tf.data import pipeline
 from srgan_tf.training import checkpointing, job, preemption
 from srgan_tf.config import DataConfig, ModelConfig, TrainConfig
-from srgan_tf.training.divergence import DivergenceGuard, TrainingDivergedError
+from srgan_tf.training.divergence import TrainingDivergedError
 from srgan_tf.training.trainer import CheckpointWriteError, Trainer, TrainingController
 from tests.training_processes import Training, latest_step, logged
 
@@ -91,21 +91,6 @@ def assert_every_checkpoint_restores_finite(model_dir):
 
 
 # --------------------------------------------------------------------------------------- NaN and divergence
-
-def test_divergence_guard_counts_bad_intervals_in_a_row():
-    guard = DivergenceGuard(patience=2, max_recoveries=1, max_loss=10.0)
-    nan, high, fine = {"g_loss": math.nan}, {"g_loss": 11.0}, {"g_loss": 1.0, "d_accuracy_real": math.nan}
-    assert guard.reason_to_recover(nan, True, final=False) is None
-    assert guard.reason_to_recover(fine, True, final=False) is None  # the run healed: the count restarts
-    assert guard.reason_to_recover(high, True, final=False) is None
-    assert "--max_loss=10" in guard.reason_to_recover(high, True, final=False)
-    with pytest.raises(TrainingDivergedError, match="--max_recoveries=1"):
-        guard.reason_to_recover(fine, False, final=False)  # non-finite weights roll back at once
-
-
-def test_last_interval_rolls_back_without_waiting_for_patience():
-    guard = DivergenceGuard(patience=5, max_recoveries=1)
-    assert guard.reason_to_recover({"g_loss": math.inf}, True, final=True)
 
 
 def test_a_nan_batch_rolls_back_to_the_last_good_checkpoint_and_training_goes_on(tmp_path):
@@ -282,12 +267,6 @@ def test_a_shard_damaged_during_training_stops_it_with_a_clear_error(tiny_record
 
 
 # ---------------------------------------------------------------------------------------- tf.data service
-
-
-def test_a_seeded_input_pipeline_on_tf_data_service_is_refused(tiny_records, tmp_path):
-    data_config = DataConfig(train_records=tiny_records["train"], data_service="grpc://localhost:1", seed=1)
-    with pytest.raises(ValueError, match="--data_service=grpc://localhost:1 needs an unseeded input"):
-        job.run_training(data_config, MODEL, TrainConfig(model_dir=str(tmp_path), seed=1))
 
 
 # --------------------------------------------------------------------------------------------------- disks
