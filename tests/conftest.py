@@ -1,4 +1,4 @@
-"""Test set-up: two logical CPU devices (so multi-replica code runs here) and small image helpers."""
+"""Test set-up: two logical CPU devices (so multi-replica code runs here), images, tiny records and model."""
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

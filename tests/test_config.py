@@ -1,5 +1,4 @@
-"""The frozen configs: values that cannot work are refused by flag name, and old model configs still load
-(config.py)."""
+"""The frozen configs: values that cannot work refused by flag name, old model configs loaded (config.py)."""
 import json
 
 import pytest

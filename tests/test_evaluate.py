@@ -1,5 +1,4 @@
-"""`python -m srgan_tf.evaluate`: the published Set5 bicubic baseline, a folder with nothing to evaluate, and
-several models compared in one picture, a summary and a report each."""
+"""`python -m srgan_tf.evaluate`: Set5's published bicubic figures, nothing to evaluate, several models."""
 import json
 import os
 import subprocess

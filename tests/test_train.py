@@ -1,5 +1,4 @@
-"""`python -m srgan_tf.train`: bad flag values and combinations stop it before any work, and flags become
-frozen configs (train.py)."""
+"""`python -m srgan_tf.train`: bad flags stop it before any work, and flags become frozen configs."""
 import os
 
 import pytest

@@ -1,5 +1,4 @@
-"""`python -m srgan_tf.upscale`: the highest SavedModel version, checkpoint and SavedModel equal to the
-untiled generator, files and folders in and PNGs out (upscale.py)."""
+"""`python -m srgan_tf.upscale`: the latest SavedModel version, tiles equal to untiled, files and folders."""
 import os
 import shutil
 import subprocess

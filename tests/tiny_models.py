@@ -1,5 +1,4 @@
-"""Tiny networks the tests share: their configs, and a tiny SRResNet saved the ways the serving tests need
-(a model directory and an exported SavedModel)."""
+"""Tiny networks the tests share: their configs, and a tiny SRResNet saved as a model dir and a SavedModel."""
 import io
 import os
 import shutil

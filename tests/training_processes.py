@@ -1,5 +1,4 @@
-"""`python -m srgan_tf.train` as a child process with tiny networks, for tests that kill or cluster it, and
-the flags of those networks for the tests of the train command."""
+"""`python -m srgan_tf.train` as a child process with tiny networks, and those networks as its flags."""
 import os
 import re
 import subprocess

@@ -1,5 +1,4 @@
-"""Image files of the command-line tools: which files a tool reads, and where each result goes, planned before
-any work (common/image_files.py)."""
+"""Which image files a command reads and where each result goes, planned before any work (image_files.py)."""
 import os
 
 import pytest

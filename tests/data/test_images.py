@@ -1,5 +1,4 @@
-"""What each image file becomes in a record: bytes kept or converted to 8-bit RGB PNG, and the reasons a file
-is skipped (data/images.py, through the writer)."""
+"""Each image file as a record: 8-bit bytes kept, the rest converted to PNG, bad files skipped (images.py)."""
 import io
 import os
 import struct

@@ -1,5 +1,4 @@
-"""The tf.data pipelines: training patches and their 8-bit LR, seeds and resuming, small images, sharding,
-the tf.data service, evaluation images (data/pipeline.py)."""
+"""The tf.data pipelines: training patches and 8-bit LR, seeds, sharding, tf.data service, eval images."""
 import io
 import os
 import re

@@ -1,5 +1,4 @@
-"""Where each dataset's images are and which split each belongs to: folders, CelebA, DIV2K, the samples
-(data/sources.py)."""
+"""Where each dataset's images are and which split each is in: folders, CelebA, DIV2K, samples."""
 import os
 import re
 

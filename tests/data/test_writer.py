@@ -1,5 +1,4 @@
-"""Writing a split: an empty result is an error that leaves the old split, a rewrite replaces it cleanly
-(data/writer.py)."""
+"""Writing a split: no usable image leaves the old split in place, a rewrite replaces it (writer.py)."""
 import os
 
 import pytest

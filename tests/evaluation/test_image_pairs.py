@@ -1,5 +1,4 @@
-"""Benchmark folders as LR/HR pairs: given LR images matched by name, bad inputs named while the rest are
-evaluated, arguments checked up front (evaluation/image_pairs.py)."""
+"""Benchmark folders as LR/HR pairs: LR matched by name, bad inputs named, arguments checked first."""
 import numpy as np
 import pytest
 

@@ -1,5 +1,4 @@
-"""PSNR/SSIM against an independent NumPy computation of the papers' definitions, and scikit-image
-(evaluation/metrics.py)."""
+"""PSNR and SSIM against a NumPy computation of the papers' definitions and scikit-image (metrics.py)."""
 import numpy as np
 import pytest
 import tensorflow as tf

@@ -1,5 +1,4 @@
-"""Evaluating a checkpoint on a benchmark folder: each image against the generator and bicubic, the
-comparison pictures, the table and the CSV and JSON reports (evaluation/scoring.py)."""
+"""A checkpoint scored on a folder: each image beside bicubic, pictures, table, CSV and JSON (scoring.py)."""
 import csv
 import json
 import os

@@ -1,5 +1,4 @@
-"""What an evaluation upscales with: SavedModels (a version or the latest of a base folder) against the
-checkpoint, and arguments that cannot work (evaluation/upscalers.py)."""
+"""What an evaluation upscales with: SavedModel versions against the checkpoint, bad arguments named."""
 import shutil
 
 import numpy as np

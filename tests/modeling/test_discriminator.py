@@ -1,4 +1,4 @@
-"""The discriminator, beside the generator and VGG, under mixed precision (modeling/discriminator.py)."""
+"""The discriminator (with the generator and VGG) keeps float32 outputs under mixed precision."""
 import keras
 import pytest
 import tensorflow as tf

@@ -1,5 +1,4 @@
-"""The SRResNet generator and its options: size, upscaling, serialisation, BatchNorm-free and bicubic-residual
-variants (modeling/generator.py)."""
+"""The SRResNet generator: size, any input size, serialisation, the BatchNorm-free and bicubic options."""
 import keras
 import numpy as np
 import pytest

@@ -1,5 +1,4 @@
-"""The tiny model the serving tests share, exported once: its model directory, its version and the loaded
-SavedModel."""
+"""The tiny model the serving tests share: its model directory, one export of it, the loaded SavedModel."""
 import pytest
 import tensorflow as tf
 

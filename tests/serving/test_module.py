@@ -1,5 +1,4 @@
-"""The serving signatures' input handling: grey and RGBA in, RGB out; sizes read from image headers; bad
-bytes and bad pixel batches as INVALID_ARGUMENT that names them (serving/module.py)."""
+"""The serving signatures' input checks: grey and RGBA in, sizes from headers, bad requests named."""
 import re
 
 import numpy as np

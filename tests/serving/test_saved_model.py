@@ -1,5 +1,4 @@
-"""The SavedModel for TF Serving: both signatures as saved_model_cli and a TF1 session see them, equal to the
-Keras generator, warm-up requests, and versions written atomically (serving/saved_model.py)."""
+"""The SavedModel for TF Serving: both signatures, equal to Keras, warm-up requests, atomic versions."""
 import os
 import subprocess
 

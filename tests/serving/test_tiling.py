@@ -1,5 +1,4 @@
-"""Upscaling in overlapping tiles: tiles overlapping by the receptive field equal the untiled result for every
-generator variant, and tile settings are checked (serving/tiling.py)."""
+"""Overlapping tiles: exact for every generator variant at the receptive-field overlap, settings checked."""
 import numpy as np
 import pytest
 import tensorflow as tf

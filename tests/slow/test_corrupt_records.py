@@ -1,5 +1,4 @@
-"""Truncated and bit-flipped TFRecord shards: named before training, skipped with --skip_corrupt_records, and
-a clear error when one is damaged during training (data/pipeline.py and the controller)."""
+"""Truncated and bit-flipped TFRecord shards: named before training, skipped on request, caught mid-run."""
 import os
 import shutil
 

@@ -1,5 +1,4 @@
-"""Unwritable and full disks: checked before training, too little room for the checkpoints kept, and a disk
-that fills up during training (training/job.py and the trainer's checkpoint writes; tmpfs, needs root)."""
+"""Unwritable and full disks (tmpfs, needs root): refused before training, and a disk filling up mid-run."""
 import contextlib
 import os
 import shutil

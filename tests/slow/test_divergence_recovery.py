@@ -1,6 +1,4 @@
-"""NaN batches, float16 overflow and divergence during training runs: roll-backs to the last good checkpoint,
-skipped steps counted, and a clear error when it keeps coming back (the controller with
-training/divergence.py)."""
+"""NaN batches, float16 overflow and divergence in training runs: roll-backs, skipped steps, a clear stop."""
 import math
 
 import keras

@@ -1,5 +1,4 @@
-"""Preemption: SIGINT, SIGTERM and kill -9 at any moment of a training run, and resuming to the weights of an
-uninterrupted run (training/preemption.py, checkpoints written atomically)."""
+"""SIGINT, SIGTERM and kill -9 during training: checkpoints, exit codes, resuming to the same weights."""
 import os
 import signal
 import time

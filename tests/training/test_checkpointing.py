@@ -1,5 +1,4 @@
-"""Loading a trained generator back from a checkpoint: one without generator weights is refused by name
-(training/checkpointing.py)."""
+"""Loading a generator back from a checkpoint: one without generator weights is refused by name."""
 import pytest
 import tensorflow as tf
 

@@ -1,5 +1,4 @@
-"""When training has diverged: bad log intervals counted in a row, and the last interval rolled back at once
-(training/divergence.py)."""
+"""The divergence guard: bad log intervals counted in a row, the last one rolled back at once."""
 import math
 
 import pytest

@@ -1,5 +1,4 @@
-"""Running a training phase from configs: a seeded input pipeline on the tf.data service is refused
-(training/job.py)."""
+"""Running a training phase from configs: a seeded pipeline on the tf.data service is refused (job.py)."""
 import pytest
 
 from srgan_tf.config import DataConfig, TrainConfig

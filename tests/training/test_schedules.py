@@ -1,5 +1,4 @@
-"""The learning rate: warm-up then step or cosine decay, and the rate the optimizer steps at
-(training/schedules.py)."""
+"""The learning rate: warm-up then step or cosine decay, and the rate the optimizer steps at."""
 import numpy as np
 import pytest
 

@@ -1,6 +1,4 @@
-"""The trainer: steps on one device and on two replicas in every precision, XLA against plain steps, the
-GAN step's gradients, learning, checkpoints, warm starts, the moving average and the controller
-(training/trainer.py)."""
+"""The trainer: steps on one device and two replicas, XLA, the GAN step, learning, checkpoints, controller."""
 import dataclasses
 import os
 
