@@ -1,4 +1,4 @@
-"""Test set-up: two logical CPU devices (so multi-replica code runs here) and small image helpers."""
+"""Test set-up: two logical CPU devices (so multi-replica code runs here), images, tiny records and model."""
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -56,10 +56,12 @@ def tiny_records(tmp_path_factory):
     return patterns
 
 
-def summary_tags(event_dir) -> set:
-    """Every summary tag written to the TensorBoard event files in `event_dir`."""
-    tags = set()
-    for name in os.listdir(event_dir):
-        for event in tf.compat.v1.train.summary_iterator(os.path.join(event_dir, name)):
-            tags.update(value.tag for value in event.summary.value)
-    return tags
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A model directory holding a 1-block, 8-filter x4 generator at step 5, and that generator."""
+    from srgan_tf.config import ModelConfig
+    from tests.tiny_models import make_model_dir
+
+    model_dir = str(tmp_path_factory.mktemp("model"))
+    config = ModelConfig(num_residual_blocks=1, num_filters=8, scale=4)
+    return model_dir, make_model_dir(model_dir, config, step=5)

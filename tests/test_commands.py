@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from srgan_tf.common import commands
-from tiny_models import make_model_dir
+from tests.tiny_models import make_model_dir
 
 # Command, its module, one of its own flags.
 COMMANDS = [

@@ -1,4 +1,4 @@
-"""The upscale command: files and folders in, PNGs out, from a SavedModel or a checkpoint, tile by tile."""
+"""`python -m srgan_tf.upscale`: the latest SavedModel version, tiles equal to untiled, files and folders."""
 import os
 import shutil
 import subprocess
@@ -8,11 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srgan_tf.common.image_files import find_images, plan_outputs
 from srgan_tf.evaluation.upscalers import load_upscaler
-from tiny_models import TILE_OVERLAP, TILE_SIZE, export_tiny, keras_upscale, make_model_dir
-
 from srgan_tf import upscale
+from tests.tiny_models import TILE_OVERLAP, TILE_SIZE, export_tiny, keras_upscale, make_model_dir
 
 
 @pytest.fixture(scope="module")
@@ -45,25 +43,6 @@ def test_checkpoint_and_saved_model_give_the_untiled_result_on_a_many_tile_image
     for upscaled in (from_checkpoint(pixels), from_saved_model(pixels)):
         assert upscaled.dtype == np.uint8 and upscaled.shape == (180, 140, 3)
         assert np.abs(upscaled / 255.0 - reference).max() <= 1 / 255
-
-
-def test_outputs_are_planned_before_any_work(tmp_path):
-    for folder in ("a", "b"):
-        os.makedirs(tmp_path / folder)
-        Image.new("RGB", (4, 4)).save(tmp_path / folder / "x.png")
-    (tmp_path / "a" / "notes.txt").write_text("not an image")
-    images = find_images([str(tmp_path / "a"), str(tmp_path / "b" / "x.png")])
-    assert images == [str(tmp_path / "a" / "x.png"), str(tmp_path / "b" / "x.png")]
-    with pytest.raises(ValueError, match="would both be written to .*x_sr.png"):
-        plan_outputs(images, str(tmp_path / "out"))
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "x_sr.png").write_bytes(b"keep me")
-    with pytest.raises(FileExistsError, match="x_sr.png already exists; pass --overwrite"):
-        plan_outputs(images[:1], str(tmp_path / "out"))
-    assert plan_outputs(images[:1], str(tmp_path / "out"), overwrite=True) == {
-        images[0]: str(tmp_path / "out" / "x_sr.png")}
-    with pytest.raises(FileNotFoundError, match="missing.png: no such file or folder"):
-        find_images([str(tmp_path / "missing.png")])
 
 
 def test_command_line_on_a_file_and_a_folder(model, tmp_path, make_image):

@@ -1,4 +1,4 @@
-"""A tiny SRResNet saved the ways the serving tests need: a model directory and an exported SavedModel."""
+"""Tiny networks the tests share: their configs, and a tiny SRResNet saved as a model dir and a SavedModel."""
 import io
 import os
 import shutil
@@ -17,6 +17,16 @@ from srgan_tf.modeling.generator import build_generator
 TINY = ModelConfig(num_residual_blocks=1, num_filters=8, scale=2, vgg_weights="none")
 STEP = 7
 TILE_SIZE, TILE_OVERLAP, MAX_PIXELS = 32, 20, 100 * 100
+
+# ModelConfig fields of small networks of every kind, for the tests of the networks themselves.
+TINY_NETWORKS = dict(num_residual_blocks=2, num_filters=16, hr_patch_size=32, discriminator_filters=8,
+                     vgg_weights="none")
+# The networks of the trainer tests: one residual block of 8 filters, a 4-filter discriminator, random VGG22.
+MODEL = ModelConfig(num_residual_blocks=1, num_filters=8, hr_patch_size=16, discriminator_filters=4,
+                    vgg_layer="vgg22", vgg_weights="none")
+# The fast-learning generator: BatchNorm-free blocks over a bicubic upsample.
+FAST = ModelConfig(num_residual_blocks=2, num_filters=16, hr_patch_size=16, discriminator_filters=4,
+                   generator_batch_norm=False, bicubic_residual=True, vgg_layer="vgg22", vgg_weights="none")
 
 
 def make_model_dir(model_dir: str, config: ModelConfig = TINY, step: int = STEP):

@@ -1,3 +1,4 @@
+"""Per-example losses: pixel MSE and L1, VGG features, adversarial and discriminator (modeling/losses.py)."""
 import numpy as np
 import tensorflow as tf
 
@@ -33,3 +34,9 @@ def test_discriminator_correctness_per_example():
 def test_losses_accept_float16_inputs_and_return_float32():
     hr = tf.zeros([1, 2, 2, 3], tf.float16)
     assert losses.pixel_mse(hr, hr).dtype == tf.float32
+
+
+def test_l1_pixel_loss_is_the_mean_absolute_error():
+    hr, sr = tf.constant([[[[0.0, 0.5, 1.0]]]]), tf.constant([[[[0.25, 0.5, 0.0]]]])
+    np.testing.assert_allclose(losses.PIXEL_LOSSES["l1"](hr, sr), [1.25 / 3])
+    np.testing.assert_allclose(losses.PIXEL_LOSSES["mse"](hr, sr), [(0.0625 + 1.0) / 3])

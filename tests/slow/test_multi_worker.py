@@ -6,7 +6,7 @@ import socket
 
 from srgan_tf.training import checkpointing
 from srgan_tf.training.checkpointing import weights_fingerprint
-from training_processes import Training, latest_step, logged
+from tests.training_processes import Training, latest_step, logged
 
 
 def free_ports(count):

@@ -1,4 +1,4 @@
-"""PSNR/SSIM against an independent NumPy computation of the papers' definitions, and scikit-image."""
+"""PSNR and SSIM against a NumPy computation of the papers' definitions and scikit-image (metrics.py)."""
 import numpy as np
 import pytest
 import tensorflow as tf

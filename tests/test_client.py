@@ -18,9 +18,8 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from tiny_models import encode, export_tiny, make_model_dir
-
 from srgan_tf.serving import client
+from tests.tiny_models import encode, export_tiny, make_model_dir
 
 
 def test_rest_request_is_tf_serving_row_format():

@@ -1,0 +1,51 @@
+"""What an evaluation upscales with: SavedModel versions against the checkpoint, bad arguments named."""
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from srgan_tf.common import imaging
+from srgan_tf.evaluation.upscalers import Upscaler, load_upscaler
+
+
+class PixelModule(tf.Module):
+    """A SavedModel with a `predict_pixels` signature whose keys are not the serving module's."""
+
+    def __init__(self, generator):
+        super().__init__()
+        self.generator = generator
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="lr_pixels")])
+    def predict_pixels(self, lr_pixels):
+        sr = imaging.to_uint8(self.generator(imaging.to_float(lr_pixels), training=False))
+        return {"upscaled": sr, "height": tf.shape(sr)[1]}
+
+
+def test_saved_model_matches_checkpoint(tmp_path, tiny_model, make_image):
+    model_dir, generator = tiny_model
+    export_dir = str(tmp_path / "export" / "7")
+    module = PixelModule(generator)
+    tf.saved_model.save(module, export_dir, signatures={"predict_pixels": module.predict_pixels})
+    lr = make_image(9, 13)
+    assert load_upscaler(export_dir, 4).name == export_dir
+    shutil.copytree(export_dir, tmp_path / "export" / "10")
+    from_export = load_upscaler(str(tmp_path / "export"), 4)  # a TF Serving base directory: latest version
+    assert from_export.name == str(tmp_path / "export" / "10")
+    np.testing.assert_array_equal(from_export(lr), load_upscaler(model_dir, 4)(lr))
+
+    other_dir = str(tmp_path / "other")
+    tf.saved_model.save(module, other_dir, signatures={"serving_default": module.predict_pixels})
+    with pytest.raises(ValueError, match=f"{other_dir}: the SavedModel has no 'predict_pixels'"):
+        load_upscaler(other_dir, 4)
+
+
+def test_model_argument_errors_are_named(tiny_model, make_image):
+    model_dir, _ = tiny_model
+    with pytest.raises(ValueError, match="x4 generator, but the evaluation is at x2"):
+        load_upscaler(model_dir, 2)
+    with pytest.raises(FileNotFoundError, match="/no/such/model: no such SavedModel"):
+        load_upscaler("/no/such/model", 4)
+    same_size = Upscaler("identity", 4, lambda lr: lr)
+    with pytest.raises(RuntimeError, match="identity turned a"):
+        same_size(make_image(8, 8))
