@@ -1,182 +1,273 @@
-"""Frozen configuration objects passed from entry points down to the library.
+"""Every setting of a training run, defined once: frozen dataclasses grouped by what they configure.
 
-Flags live only in entry modules (`train.py`, tools); everything below them takes one of these.
+Each field's name, type, default and help is the whole definition of a setting: the command-line flags are
+generated from them (`srgan_tf.config_flags`), and the checks live here, so the library and the commands
+refuse the same values with the same message, naming the flag. Constraints on one field are declared in its
+metadata (`choices`, `lower_bound`); checks across fields are in `__post_init__`.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
+import typing
 from typing import Optional
 
 from srgan_tf import SUPPORTED_SCALES
-
-
-def check_scale(scale: int, name: str = "scale") -> int:
-    if scale not in SUPPORTED_SCALES:
-        raise ValueError(f"--{name}={scale} is not supported; choose one of {list(SUPPORTED_SCALES)}.")
-    return scale
-
-
-@dataclasses.dataclass(frozen=True)
-class DataConfig:
-    """What the input pipeline reads and how it cuts training examples."""
-
-    train_records: str = ""
-    val_records: str = ""
-    scale: int = 4
-    hr_patch_size: int = 96
-    batch_size: int = 16  # global, over all replicas
-    crops_per_image: int = 1
-    shuffle_buffer: int = 512
-    seed: Optional[int] = None
-    skip_corrupt_records: bool = False  # else a corrupt shard stops the run, named
-    data_service: str = ""  # a tf.data service dispatcher ("grpc://host:port") to run the pipeline on
-    quantize_lr: bool = True  # round training LR to 8 bits, as LR read from files is
-
-    def __post_init__(self):
-        check_scale(self.scale)
-        if self.hr_patch_size <= 0 or self.hr_patch_size % self.scale:
-            raise ValueError(
-                f"--hr_patch_size={self.hr_patch_size} must be a positive multiple of --scale={self.scale}.")
-        if self.batch_size <= 0:
-            raise ValueError(f"--batch_size={self.batch_size} must be positive.")
-        if self.crops_per_image <= 0:
-            raise ValueError(f"--crops_per_image={self.crops_per_image} must be positive.")
-
-    @property
-    def lr_patch_size(self) -> int:
-        return self.hr_patch_size // self.scale
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelConfig:
-    """The networks' shapes; saved beside checkpoints so exports and tools can rebuild the generator."""
-
-    scale: int = 4
-    num_residual_blocks: int = 16
-    num_filters: int = 64
-    generator_batch_norm: bool = True  # False: no BatchNorm in the generator (EDSR's residual blocks)
-    residual_scaling: float = 1.0  # residual branches multiplied by this (EDSR: 0.1 for wide networks)
-    bicubic_residual: bool = False  # the network adds its output to a bicubic upsample of the LR input
-    hr_patch_size: int = 96  # the discriminator's input size
-    discriminator_filters: int = 64
-    vgg_layer: str = "vgg54"
-    vgg_weights: str = "imagenet"  # "imagenet", "none" (random, seeded) or a path to a weights file
-
-    def __post_init__(self):
-        check_scale(self.scale)
-        if self.num_residual_blocks < 0:
-            raise ValueError(f"--num_residual_blocks={self.num_residual_blocks} must be >= 0.")
-        if self.num_filters <= 0:
-            raise ValueError(f"--num_filters={self.num_filters} must be positive.")
-        if not self.residual_scaling > 0:
-            raise ValueError(f"--residual_scaling={self.residual_scaling} must be positive.")
-        if self.vgg_layer not in VGG_LAYERS:
-            raise ValueError(f"--vgg_layer={self.vgg_layer!r} is not one of {sorted(VGG_LAYERS)}.")
-
-    def generator_fields(self) -> dict:
-        """The fields that shape the generator's weights and what they compute."""
-        return {name: getattr(self, name) for name in GENERATOR_FIELDS}
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> "ModelConfig":
-        fields = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in json.loads(text).items() if k in fields})
-
-
-GENERATOR_FIELDS = ("scale", "num_residual_blocks", "num_filters", "generator_batch_norm", "residual_scaling",
-                    "bicubic_residual")
 
 # Names used by the paper for the VGG19 feature maps, mapped to Keras layer names.
 VGG_LAYERS = {"vgg54": "block5_conv4", "vgg22": "block2_conv2"}
 
 
-PHASES = ("pretrain", "gan")
-CONTENT_LOSSES = ("vgg", "pixel")
-PIXEL_LOSSES = ("mse", "l1")
-LR_SCHEDULES = ("step", "cosine")
-PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
-STRATEGIES = ("auto", "mirrored", "multi_worker", "one_device")
+def setting(default, help: str, choices=None, lower_bound=None):
+    """A configuration field: its default, the help its flag shows, and the values it may take."""
+    metadata = {"help": help}
+    if choices is not None:
+        metadata["choices"] = tuple(choices)
+    if lower_bound is not None:
+        metadata["lower_bound"] = lower_bound
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def _check_declared(config) -> None:
+    """Enforces each field's declared `choices` and `lower_bound`."""
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        choices = field.metadata.get("choices")
+        if choices is not None and value not in choices:
+            raise ValueError(f"--{field.name}={value!r} is not supported; choose one of {list(choices)}.")
+        bound = field.metadata.get("lower_bound")
+        if bound is not None and value is not None and value < bound:
+            raise ValueError(f"--{field.name}={value} must be >= {bound}.")
+
+
+class Settings:
+    """Base of frozen settings dataclasses: declared constraints are checked on creation, `_check` adds the
+    rest."""
+
+    def __post_init__(self):
+        _check_declared(self)
+        self._check()
+
+    def _check(self) -> None:
+        pass
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """How one training phase runs: schedule, losses, bookkeeping and the hardware to use."""
+class DataConfig(Settings):
+    """What the input pipeline reads and how it cuts training examples."""
 
-    model_dir: str
-    phase: str = "pretrain"
-    train_steps: int = 1_000_000
-    steps_per_loop: int = 100
-    learning_rate: float = 1e-4
-    lr_schedule: str = "step"
-    lr_decay_step: int = 0  # step schedule: 0 keeps the learning rate constant
-    lr_after_decay: float = 1e-5  # step: the rate after lr_decay_step; cosine: the rate at train_steps
-    warmup_steps: int = 0  # linear warm-up: step i at (i + 1) / warmup_steps of learning_rate
-    beta1: float = 0.9
-    pixel_loss: str = "mse"  # pretraining's loss, and the gan phase's content loss when content_loss=pixel
-    content_loss: str = "vgg"  # gan phase only
-    ema_decay: float = 0.0  # 0: off; else evaluation and export use an exponential moving average
-    vgg_feature_scale: float = 1.0 / 12.75
-    adversarial_weight: float = 1e-3
-    init_checkpoint: str = ""
-    checkpoint_every: int = 1000
-    keep_checkpoints: int = 5
-    log_every: int = 100
-    eval_every: int = 5000
-    num_eval_images: int = 4
-    export_dir: str = ""
-    strategy: str = "auto"
-    precision: str = "auto"
-    jit_compile: bool = True
-    seed: Optional[int] = None
-    deterministic: bool = False  # deterministic ops, and the input position saved in checkpoints
-    nan_patience: int = 2  # log intervals of non-finite (or > max_loss) losses before a recovery
-    max_recoveries: int = 3  # restores of the last good checkpoint before giving up
-    max_loss: float = math.inf
+    train_records: str = setting("", "Glob(s) of training TFRecord shards, comma-separated.")
+    val_records: str = setting("", "Glob(s) of validation shards; empty: no evaluation during training.")
+    hr_patch_size: int = setting(96, "Side of the HR training crops (the discriminator's input); a multiple of "
+                                     "--scale.", lower_bound=1)
+    batch_size: int = setting(16, "Global batch size, split over all replicas.", lower_bound=1)
+    crops_per_image: int = setting(1, "Random crops taken from each decoded image.", lower_bound=1)
+    shuffle_buffer: int = setting(512, "Examples in the shuffle buffer.", lower_bound=1)
+    skip_corrupt_records: bool = setting(
+        False, "Train on the records before the damage in a truncated or corrupt shard and skip the rest, with "
+               "a warning; by default a corrupt shard stops the run before training, named.")
+    data_service: str = setting(
+        "", "tf.data service dispatcher (grpc://host:port) whose workers run the input pipeline, for "
+            "input-bound training. The pipeline is then unseeded (a seeded one would make the same batches on "
+            "every tf.data worker): --seed seeds the networks only.")
+    quantize_lr: bool = setting(True, "Round training LR patches to 8 bits, as LR images read from files (and "
+                                      "evaluation's) are.")
 
-    def __post_init__(self):
-        for name, value, allowed in (("phase", self.phase, PHASES),
-                                     ("content_loss", self.content_loss, CONTENT_LOSSES),
-                                     ("pixel_loss", self.pixel_loss, PIXEL_LOSSES),
-                                     ("lr_schedule", self.lr_schedule, LR_SCHEDULES),
-                                     ("precision", self.precision, PRECISIONS),
-                                     ("strategy", self.strategy, STRATEGIES)):
-            if value not in allowed:
-                raise ValueError(f"--{name}={value!r} is not one of {list(allowed)}.")
-        for name in ("train_steps", "steps_per_loop", "checkpoint_every", "keep_checkpoints", "log_every",
-                     "eval_every"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"--{name}={getattr(self, name)} must be positive.")
-        if not self.model_dir:
-            raise ValueError("--model_dir is required.")
+
+@dataclasses.dataclass(frozen=True)
+class GeneratorConfig(Settings):
+    """The generator's shape: saved beside checkpoints, so exports and tools rebuild the same network."""
+
+    scale: int = setting(4, "Upscaling factor.", choices=SUPPORTED_SCALES)
+    num_residual_blocks: int = setting(16, "Residual blocks in the generator.", lower_bound=0)
+    num_filters: int = setting(64, "Filters in the generator's body.", lower_bound=1)
+    generator_batch_norm: bool = setting(
+        True, "BatchNorm in the generator (SRResNet); --nogenerator_batch_norm: none, as in EDSR, whose blocks "
+              "train faster and need no batch statistics.")
+    residual_scaling: float = setting(1.0, "Residual branches are multiplied by this (EDSR: 0.1 for wide "
+                                           "networks).")
+    bicubic_residual: bool = setting(
+        False, "The generator adds its output to a bicubic upsample of its input (VDSR), so it learns only the "
+               "detail bicubic misses and starts at bicubic quality.")
+
+    def _check(self) -> None:
+        if not self.residual_scaling > 0:
+            raise ValueError(f"--residual_scaling={self.residual_scaling} must be positive.")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "GeneratorConfig":
+        """Reads what `to_json` wrote; keys of other settings (written beside these by earlier versions) and
+        missing keys (options added since) are left to their defaults, which are the paper's network."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in json.loads(text).items() if key in names})
+
+
+@dataclasses.dataclass(frozen=True)
+class DiscriminatorConfig(Settings):
+    """The discriminator's shape; its input is an HR patch of --hr_patch_size."""
+
+    discriminator_filters: int = setting(64, "Filters in the discriminator's first layer.", lower_bound=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class LossConfig(Settings):
+    """What the losses compare: pixels, VGG19 features, and the adversarial term's weight."""
+
+    pixel_loss: str = setting("mse", "Pixel loss of pretraining, and of the GAN phase with --content_loss=pixel.",
+                              choices=("mse", "l1"))
+    content_loss: str = setting("vgg", "GAN phase content loss: VGG19 features, or --pixel_loss on pixels "
+                                       "(SRGAN-MSE).", choices=("vgg", "pixel"))
+    vgg_layer: str = setting("vgg54", "VGG19 features for the content loss.", choices=sorted(VGG_LAYERS))
+    vgg_weights: str = setting("imagenet", "'imagenet' (downloaded by Keras), 'none' (random, seeded) or a path "
+                                           "to a weights file.")
+    vgg_feature_scale: float = setting(1.0 / 12.75, "VGG features are multiplied by this before the MSE.")
+    adversarial_weight: float = setting(1e-3, "Weight of the adversarial loss in the generator's loss.")
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizationConfig(Settings):
+    """Adam, the learning-rate schedule, the length of the phase and the moving average of the weights."""
+
+    train_steps: int = setting(1_000_000, "Total steps of this phase.", lower_bound=1)
+    learning_rate: float = setting(1e-4, "Adam learning rate (the peak, after any warm-up).")
+    lr_schedule: str = setting("step", "step: --learning_rate, then --lr_after_decay from --lr_decay_step on; "
+                                       "cosine: from --learning_rate down to --lr_after_decay at --train_steps.",
+                               choices=("step", "cosine"))
+    lr_decay_step: int = setting(0, "Step at which the step schedule drops to --lr_after_decay; 0: never.",
+                                 lower_bound=0)
+    lr_after_decay: float = setting(1e-5, "Learning rate after --lr_decay_step (step), or at the end (cosine).")
+    warmup_steps: int = setting(0, "Steps of linear warm-up to --learning_rate (step i: (i + 1) / warmup of "
+                                   "it).", lower_bound=0)
+    beta1: float = setting(0.9, "Adam beta_1.")
+    ema_decay: float = setting(0.0, "Keep an exponential moving average of the generator's weights with this "
+                                    "decay (e.g. 0.999), checkpointed, and evaluate and export it; 0: off.")
+
+    def _check(self) -> None:
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"--ema_decay={self.ema_decay} must be in [0, 1) (0 turns the average off).")
-        if not 0 <= self.warmup_steps < self.train_steps:
+        if self.warmup_steps >= self.train_steps:
             raise ValueError(f"--warmup_steps={self.warmup_steps} must be >= 0 and shorter than "
                              f"--train_steps={self.train_steps}.")
         if not (self.learning_rate > 0 and self.lr_after_decay >= 0):
             raise ValueError(f"--learning_rate={self.learning_rate} must be positive and "
                              f"--lr_after_decay={self.lr_after_decay} not negative.")
-        if self.lr_decay_step < 0:
-            raise ValueError(f"--lr_decay_step={self.lr_decay_step} must be >= 0 (0: never).")
         if self.lr_decay_step and self.lr_schedule != "step":
             raise ValueError(f"--lr_decay_step={self.lr_decay_step} belongs to --lr_schedule=step; the "
                              f"{self.lr_schedule} schedule decays until --train_steps.")
         if 0 < self.lr_decay_step <= self.warmup_steps:
             raise ValueError(f"--lr_decay_step={self.lr_decay_step} must come after the "
                              f"--warmup_steps={self.warmup_steps}.")
-        if self.nan_patience <= 0:
-            raise ValueError(f"--nan_patience={self.nan_patience} must be positive.")
-        if self.max_recoveries < 0:
-            raise ValueError(f"--max_recoveries={self.max_recoveries} must be >= 0.")
-        if not self.max_loss > 0:
-            raise ValueError(f"--max_loss={self.max_loss} must be positive.")
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeConfig(Settings):
+    """The hardware a run uses and how: devices, precision, compilation, randomness."""
+
+    strategy: str = setting("auto", "Distribution strategy.", choices=("auto", "mirrored", "multi_worker",
+                                                                       "one_device"))
+    cpu_replicas: int = setting(1, "Split the CPU into this many logical devices (for testing).", lower_bound=1)
+    precision: str = setting("auto", "Numeric policy; auto: mixed_float16 on GPU, else float32.",
+                             choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"))
+    jit_compile: bool = setting(True, "XLA-compile the per-replica forward/backward computation.")
+    steps_per_loop: int = setting(100, "Steps run inside one tf.function call.", lower_bound=1)
+    seed: Optional[int] = setting(None, "Seed for weights and data order; unset: nondeterministic.")
+    deterministic: bool = setting(
+        False, "Deterministic ops, and the input position saved in checkpoints: an interrupted and resumed run "
+               "ends with exactly the weights of an uninterrupted one. Needs --seed; one host only.")
+
+    def _check(self) -> None:
         if self.deterministic and self.seed is None:
             raise ValueError("--deterministic needs --seed: without one, weights and data order are random.")
         if self.deterministic and self.strategy == "multi_worker":
             raise ValueError("--deterministic runs on one host: with --strategy=multi_worker only the "
                              "chief's input position could be saved.")
+
+
+@dataclasses.dataclass(frozen=True)
+class BookkeepingConfig(Settings):
+    """Where a run keeps its state, how often it logs, evaluates and saves, and when it rolls back
+    (RELIABILITY.md)."""
+
+    model_dir: str = setting("", "Where checkpoints, summaries and model_config.json go.")
+    init_checkpoint: str = setting("", "Generator weights to start from (a pretrain model dir or checkpoint).")
+    export_dir: str = setting("", "If set, the chief exports a SavedModel version here at the end.")
+    checkpoint_every: int = setting(1000, "Steps between checkpoints.", lower_bound=1)
+    keep_checkpoints: int = setting(5, "Checkpoints kept.", lower_bound=1)
+    log_every: int = setting(100, "Steps between console lines and TensorBoard scalars.", lower_bound=1)
+    eval_every: int = setting(5000, "Steps between validation PSNR/SSIM and comparison pictures.", lower_bound=1)
+    num_eval_images: int = setting(4, "Validation images evaluated (and shown) each time.", lower_bound=1)
+    nan_patience: int = setting(
+        2, "Log intervals the losses may stay non-finite (or above --max_loss) before training rolls back to "
+           "the last good checkpoint. Non-finite weights roll back at once.", lower_bound=1)
+    max_recoveries: int = setting(3, "Roll-backs after which a diverging run stops with an error.", lower_bound=0)
+    max_loss: float = setting(math.inf, "A loss above this counts as diverged, like a non-finite one.")
+
+    def _check(self) -> None:
+        if not self.model_dir:
+            raise ValueError("--model_dir is required.")
+        if not self.max_loss > 0:
+            raise ValueError(f"--max_loss={self.max_loss} must be positive.")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig(Settings):
+    """One phase of training: `python -m srgan_tf.train` builds it from its flags, one group per field."""
+
+    bookkeeping: BookkeepingConfig = dataclasses.field(default_factory=BookkeepingConfig)
+    phase: str = setting("pretrain", "pretrain: SRResNet with a pixel loss; gan: SRGAN.", choices=("pretrain", "gan"))
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    generator: GeneratorConfig = dataclasses.field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = dataclasses.field(default_factory=DiscriminatorConfig)
+    loss: LossConfig = dataclasses.field(default_factory=LossConfig)
+    optimization: OptimizationConfig = dataclasses.field(default_factory=OptimizationConfig)
+    runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)
+
+    def _check(self) -> None:
+        if self.data.hr_patch_size % self.generator.scale:
+            raise ValueError(f"--hr_patch_size={self.data.hr_patch_size} must be a multiple of "
+                             f"--scale={self.generator.scale}.")
+        if self.data.data_service and self.runtime.deterministic:
+            raise ValueError(f"--data_service={self.data.data_service} needs an unseeded input pipeline (a seeded "
+                             f"one makes the same batches on every tf.data worker), so not --deterministic.")
+
+    @property
+    def lr_patch_size(self) -> int:
+        return self.data.hr_patch_size // self.generator.scale
+
+    @property
+    def pipeline_seed(self) -> Optional[int]:
+        """The input pipeline's seed: --seed, except on the tf.data service (see --data_service)."""
+        return None if self.data.data_service else self.runtime.seed
+
+    def replace(self, **groups) -> "TrainingConfig":
+        """A copy with some groups, or fields of groups, changed: `replace(optimization={"train_steps": 5})`."""
+        changes = {}
+        for name, value in groups.items():
+            current = getattr(self, name)
+            changes[name] = dataclasses.replace(current, **value) if isinstance(value, dict) else value
+        return dataclasses.replace(self, **changes)
+
+
+# The groups of a TrainingConfig by field name, e.g. "data": DataConfig.
+GROUPS = {name: hint for name, hint in typing.get_type_hints(TrainingConfig).items() if dataclasses.is_dataclass(hint)}
+
+
+def settings_of(config_class) -> list:
+    """The fields of a config class that are settings (not groups): one flag each."""
+    return [field for field in dataclasses.fields(config_class) if field.name not in GROUPS]
+
+
+def training_config(**settings) -> TrainingConfig:
+    """A TrainingConfig from settings named as their flags (`scale=2, learning_rate=1e-3, ...`), each put in
+    its group; a name that is no setting is refused."""
+    unknown = set(settings) - {field.name for cls in (TrainingConfig, *GROUPS.values()) for field in settings_of(cls)}
+    if unknown:
+        raise ValueError(f"No such settings: {sorted(unknown)}.")
+    groups = {name: cls(**{f.name: settings[f.name] for f in settings_of(cls) if f.name in settings})
+              for name, cls in GROUPS.items()}
+    return TrainingConfig(**{f.name: settings[f.name] for f in settings_of(TrainingConfig) if f.name in settings},
+                          **groups)

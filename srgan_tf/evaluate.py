@@ -25,6 +25,7 @@ from srgan_tf.common.image_files import BENCHMARK_FORMATS, format_names
 
 commands.quiet_tensorflow()  # before anything imports TensorFlow
 
+from srgan_tf import config_flags  # noqa: E402
 from srgan_tf.evaluation import report, scoring  # noqa: E402
 from srgan_tf.evaluation.image_pairs import find_benchmarks  # noqa: E402
 from srgan_tf.evaluation.upscalers import load_upscaler  # noqa: E402
@@ -41,9 +42,8 @@ def _define_flags() -> None:
     flags.DEFINE_list("lr_dir", [], "Folders of given LR images paired by position with --hr_dir, matched "
                                     "by name (0801x4.png or 0801.png for 0801.png); an empty entry makes LR "
                                     "from HR.")
-    flags.DEFINE_integer("scale", 4, "Upscaling factor.")
-    flags.DEFINE_integer("shave", None, "Border removed before measuring; default: the scale.")
-    flags.DEFINE_bool("y_only", True, "Measure the Y channel (as papers do); --noy_only measures RGB.")
+    config_flags.define_flags([scoring.EvalConfig])
+    flags.adopt_module_key_flags(config_flags)  # so that --help lists them
     flags.DEFINE_string("output_dir", None, "Where to write CSV, JSON and comparison pictures.")
     commands.define_tiling_flags(checkpoints_only=True)
     flags.mark_flags_as_required(["model", "hr_dir"])
@@ -53,7 +53,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     try:
-        config = scoring.EvalConfig(scale=FLAGS.scale, shave=FLAGS.shave, y_only=FLAGS.y_only)
+        config = scoring.EvalConfig(**config_flags.settings_from_flags([scoring.EvalConfig]))
         benchmarks = find_benchmarks(FLAGS.hr_dir, FLAGS.lr_dir, config.scale)
         tiling = dict(tile_size=FLAGS.tile_size, tile_overlap=FLAGS.tile_overlap, max_pixels=FLAGS.max_pixels)
         upscalers = [load_upscaler(model, config.scale, **tiling) for model in FLAGS.model]

@@ -59,9 +59,9 @@ def tiny_records(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """A model directory holding a 1-block, 8-filter x4 generator at step 5, and that generator."""
-    from srgan_tf.config import ModelConfig
+    from srgan_tf.config import GeneratorConfig
     from tests.tiny_models import make_model_dir
 
     model_dir = str(tmp_path_factory.mktemp("model"))
-    config = ModelConfig(num_residual_blocks=1, num_filters=8, scale=4)
+    config = GeneratorConfig(num_residual_blocks=1, num_filters=8, scale=4)
     return model_dir, make_model_dir(model_dir, config, step=5)

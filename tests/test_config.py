@@ -3,14 +3,13 @@ import json
 
 import pytest
 
-from srgan_tf.config import ModelConfig, TrainConfig
-from tests.tiny_models import TINY_NETWORKS
+from srgan_tf.config import GeneratorConfig, training_config
 
 
 def test_model_configs_written_before_the_generator_options_load_as_the_paper_network():
     old = {"scale": 4, "num_residual_blocks": 16, "num_filters": 64, "hr_patch_size": 96,
            "discriminator_filters": 64, "vgg_layer": "vgg54", "vgg_weights": "imagenet"}
-    config = ModelConfig.from_json(json.dumps(old))
+    config = GeneratorConfig.from_json(json.dumps(old))
     assert (config.generator_batch_norm, config.residual_scaling, config.bicubic_residual) == (True, 1.0, False)
 
 
@@ -25,11 +24,22 @@ def test_model_configs_written_before_the_generator_options_load_as_the_paper_ne
 ])
 def test_settings_that_cannot_work_are_refused_by_flag_name(overrides, named):
     with pytest.raises(ValueError, match=named):
-        TrainConfig(model_dir="m", **overrides)
+        training_config(model_dir="m", **overrides)
 
 
 @pytest.mark.parametrize("bad,match", [(dict(scale=3), "--scale=3"),
                                       (dict(vgg_layer="vgg33"), "--vgg_layer='vgg33'")])
 def test_bad_model_config_names_the_flag(bad, match):
     with pytest.raises(ValueError, match=match):
-        ModelConfig(**{**TINY_NETWORKS, **bad})
+        training_config(model_dir="m", **bad)
+
+
+@pytest.mark.parametrize("settings,named", [
+    (dict(hr_patch_size=30, scale=4), "--hr_patch_size=30 must be a multiple of --scale=4"),
+    (dict(data_service="grpc://d:1", deterministic=True, seed=1), "--data_service=grpc://d:1 needs an unseeded"),
+    (dict(model_dir=""), "--model_dir is required"),
+    (dict(learning_rate=1e-3, no_such_setting=1), "No such settings: \\['no_such_setting'\\]"),
+])
+def test_settings_across_groups_are_checked_where_they_meet(settings, named):
+    with pytest.raises(ValueError, match=named):
+        training_config(**{"model_dir": "m", **settings})

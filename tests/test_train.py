@@ -21,7 +21,6 @@ def parse():
     ("--scale=3", "--scale"),
     ("--strategy=tpu", "strategy"),
     ("--precision=float8", "precision"),
-    ("--hr_patch_size=30", "--hr_patch_size"),
     ("--batch_size=0", "--batch_size"),
 ])
 def test_bad_flag_values_stop_with_the_flag_named(parse, bad, named):
@@ -32,6 +31,7 @@ def test_bad_flag_values_stop_with_the_flag_named(parse, bad, named):
 @pytest.mark.parametrize("bad,named", [
     (["--ema_decay=1.5"], "--ema_decay=1.5 must be in"),
     (["--warmup_steps=10", "--train_steps=10"], "--warmup_steps=10 must be"),
+    (["--hr_patch_size=30"], "--hr_patch_size=30 must be a multiple of --scale"),
 ])
 def test_flag_combinations_that_cannot_work_stop_before_training(parse, tmp_path, bad, named):
     parse(f"--train_records={tmp_path}/none-*", f"--model_dir={tmp_path}/run", *TRAIN_FLAGS, *bad)
@@ -49,8 +49,8 @@ def test_missing_records_stop_before_any_work(parse, tmp_path):
 
 def test_flags_become_frozen_configs(parse, tmp_path):
     parse("--train_records=a", f"--model_dir={tmp_path}", "--phase=gan", "--lr_decay_step=7", *TRAIN_FLAGS)
-    data_config, model_config, train_config = train.configs_from_flags()
-    assert (data_config.hr_patch_size, data_config.lr_patch_size, model_config.num_filters) == (16, 4, 8)
-    assert (train_config.phase, train_config.lr_decay_step, train_config.jit_compile) == ("gan", 7, False)
+    config = train.training_config_from_flags()
+    assert (config.data.hr_patch_size, config.lr_patch_size, config.generator.num_filters) == (16, 4, 8)
+    assert (config.phase, config.optimization.lr_decay_step, config.runtime.jit_compile) == ("gan", 7, False)
     with pytest.raises(Exception):
-        train_config.phase = "pretrain"
+        config.phase = "pretrain"

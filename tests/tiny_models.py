@@ -1,4 +1,5 @@
 """Tiny networks the tests share: their configs, and a tiny SRResNet saved as a model dir and a SavedModel."""
+import dataclasses
 import io
 import os
 import shutil
@@ -9,27 +10,32 @@ import tensorflow as tf
 from PIL import Image
 
 from srgan_tf.training import checkpointing
-from srgan_tf.config import ModelConfig
+from srgan_tf.config import GeneratorConfig
 from srgan_tf.serving.saved_model import export_saved_model
 from srgan_tf.modeling.generator import build_generator
 
 # One residual block: receptive radius 10 LR pixels at x2, so tiles sharing 20 pixels are exact.
-TINY = ModelConfig(num_residual_blocks=1, num_filters=8, scale=2, vgg_weights="none")
+TINY = GeneratorConfig(num_residual_blocks=1, num_filters=8, scale=2)
 STEP = 7
 TILE_SIZE, TILE_OVERLAP, MAX_PIXELS = 32, 20, 100 * 100
 
-# ModelConfig fields of small networks of every kind, for the tests of the networks themselves.
-TINY_NETWORKS = dict(num_residual_blocks=2, num_filters=16, hr_patch_size=32, discriminator_filters=8,
-                     vgg_weights="none")
-# The networks of the trainer tests: one residual block of 8 filters, a 4-filter discriminator, random VGG22.
-MODEL = ModelConfig(num_residual_blocks=1, num_filters=8, hr_patch_size=16, discriminator_filters=4,
-                    vgg_layer="vgg22", vgg_weights="none")
+# A small generator, for the tests of the networks themselves.
+TINY_GENERATOR = dict(num_residual_blocks=2, num_filters=16)
+# The networks of the trainer tests, as settings: one residual block of 8 filters, a 4-filter discriminator
+# on 16-pixel patches, random VGG22 features.
+MODEL = dict(num_residual_blocks=1, num_filters=8, hr_patch_size=16, discriminator_filters=4, vgg_layer="vgg22",
+             vgg_weights="none")
 # The fast-learning generator: BatchNorm-free blocks over a bicubic upsample.
-FAST = ModelConfig(num_residual_blocks=2, num_filters=16, hr_patch_size=16, discriminator_filters=4,
-                   generator_batch_norm=False, bicubic_residual=True, vgg_layer="vgg22", vgg_weights="none")
+FAST = dict(MODEL, num_residual_blocks=2, num_filters=16, generator_batch_norm=False, bicubic_residual=True)
 
 
-def make_model_dir(model_dir: str, config: ModelConfig = TINY, step: int = STEP):
+def generator_of(settings: dict) -> GeneratorConfig:
+    """The generator's part of a dict of settings (MODEL, FAST)."""
+    names = {field.name for field in dataclasses.fields(GeneratorConfig)}
+    return GeneratorConfig(**{name: value for name, value in settings.items() if name in names})
+
+
+def make_model_dir(model_dir: str, config: GeneratorConfig = TINY, step: int = STEP):
     """A training model directory (config and one checkpoint at `step`); returns its generator."""
     generator = build_generator(config)
     checkpointing.write_model_config(model_dir, config)

@@ -20,7 +20,7 @@ from absl import app, flags
 from PIL import Image
 
 from srgan_tf.data import pipeline, sources
-from srgan_tf.config import DataConfig
+from srgan_tf.config import DataConfig, GeneratorConfig
 
 flags.DEFINE_list("crops_per_image", ["1", "4", "16", "32", "64", "128"],
                   "Patches cut from each decoded image.")
@@ -65,7 +65,7 @@ def measure(config: DataConfig, seconds: float) -> Tuple[float, float]:
     CPU time counts every thread of this process, so the second figure is the throughput per busy core and
     holds even when other jobs share the machine.
     """
-    batches = iter(pipeline.train_dataset_fn(config)(tf.distribute.InputContext()))
+    batches = iter(pipeline.train_dataset_fn(config, GeneratorConfig.scale)(tf.distribute.InputContext()))
     for _ in range(config.shuffle_buffer // config.batch_size + 2):
         next(batches)
     count, start, cpu_start = 0, time.monotonic(), time.process_time()

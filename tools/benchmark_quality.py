@@ -127,20 +127,21 @@ def train_and_evaluate(trainer: Trainer, iterator, minutes: float, eval_minutes:
 
     Returns the first loop call's seconds (tracing, XLA compilation and the input pipeline's start).
     """
-    config, limit, interval = trainer.config, minutes * 60, eval_minutes * 60
+    limit, interval = minutes * 60, eval_minutes * 60
+    train_steps, steps_per_loop = trainer.config.optimization.train_steps, trainer.config.runtime.steps_per_loop
     train_seconds, first_call = 0.0, None
     evaluate_now(0.0, None)
     step = interval_start = int(trainer.step.numpy())
     interval_seconds = 0.0
-    while train_seconds < limit and step < config.train_steps:
-        num_steps = tf.constant(min(config.steps_per_loop, config.train_steps - step), tf.int64)
+    while train_seconds < limit and step < train_steps:
+        num_steps = tf.constant(min(steps_per_loop, train_steps - step), tf.int64)
         start = time.perf_counter()
         trainer.train_loop(iterator, num_steps)["g_loss"].numpy()  # .numpy() waits for the steps to finish
         elapsed = time.perf_counter() - start
         first_call = elapsed if first_call is None else first_call
         previous, train_seconds, interval_seconds = train_seconds, train_seconds + elapsed, interval_seconds + elapsed
         step = int(trainer.step.numpy())
-        if train_seconds >= limit or step >= config.train_steps or train_seconds // interval > previous // interval:
+        if train_seconds >= limit or step >= train_steps or train_seconds // interval > previous // interval:
             evaluate_now(train_seconds, (step - interval_start) / interval_seconds)
             interval_start, interval_seconds = step, 0.0
     return first_call or 0.0
@@ -306,7 +307,7 @@ def check_inputs():
         fail(f"--model_dir={FLAGS.model_dir} holds {latest}: the curve must start from scratch. Pass "
              f"--overwrite to delete it, or choose another --model_dir or --output_dir.")
     try:
-        configs = train.configs_from_flags()
+        config = train.training_config_from_flags()
     except ValueError as error:
         fail(str(error))
     if own_records:
@@ -314,7 +315,7 @@ def check_inputs():
             samples_source()
         except SourceError as error:
             fail(str(error))
-    return benchmarks, configs, bool(latest)
+    return benchmarks, config, bool(latest)
 
 
 def main(argv):
@@ -325,20 +326,20 @@ def main(argv):
         raise app.UsageError("--flagfile is required: the training recipe to measure (e.g. configs/demo.flags).")
     distribute.split_cpu(FLAGS.cpu_replicas)  # before anything touches a device
     logging.set_verbosity(logging.WARNING)  # each evaluation's per-image lines would bury the curve
-    benchmarks, (data_config, model_config, train_config), delete_checkpoints = check_inputs()
+    benchmarks, config, delete_checkpoints = check_inputs()
     label = FLAGS.label or os.path.splitext(os.path.basename(flagfile))[0]
     cpu, load_at_start = cpu_model(), load_average()
-    print(f"{label}: {flagfile}, {train_config.phase} phase, up to {FLAGS.minutes:g} min of training; "
+    print(f"{label}: {flagfile}, {config.phase} phase, up to {FLAGS.minutes:g} min of training; "
           f"{cpu}, {os.cpu_count()} cores, load average {load_at_start}", flush=True)
     if command_line_value("train_records") is None:
-        make_sample_records(os.path.dirname(data_config.train_records))
+        make_sample_records(os.path.dirname(config.data.train_records))
     if delete_checkpoints:
-        tf.io.gfile.rmtree(train_config.model_dir)
+        tf.io.gfile.rmtree(config.bookkeeping.model_dir)
 
-    trainer, train_input = job.prepare_training(data_config, model_config, train_config)
+    trainer, train_input = job.prepare_training(config)
     iterator = iter(train_input)
-    upscaler = upscalers.from_generator(trainer.eval_generator, model_config, label)
-    eval_config = scoring.EvalConfig(scale=data_config.scale)
+    upscaler = upscalers.from_generator(trainer.eval_generator, config.generator, label)
+    eval_config = scoring.EvalConfig(scale=config.generator.scale)
     curve = Curve(label, cpu, FLAGS.output_dir)
     first_call = train_and_evaluate(
         trainer, iterator, FLAGS.minutes, FLAGS.eval_minutes,

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from srgan_tf.config import ModelConfig
+from srgan_tf.config import GeneratorConfig
 from srgan_tf.serving.saved_model import export_saved_model
 from srgan_tf.modeling.generator import build_generator
 from srgan_tf.modeling.generator import receptive_radius
@@ -35,7 +35,7 @@ def load_average() -> str:
     return "load average " + ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def untiled_peak_estimate(config: ModelConfig, size: int) -> int:
+def untiled_peak_estimate(config: GeneratorConfig, size: int) -> int:
     """Bytes of the two largest float32 tensors of an untiled pass (the last upsampler's conv in and out)."""
     output_pixels = (size * config.scale) ** 2
     return output_pixels * (config.num_filters + 4 * config.num_filters) * 4
@@ -76,7 +76,7 @@ def run_case(saved_model_dir: str, size: int) -> None:
     print(json.dumps({"seconds": seconds, "loaded_rss_bytes": loaded_rss}))
 
 
-def overlap_errors(generator, config: ModelConfig, tile_size: int, overlaps) -> list:
+def overlap_errors(generator, config: GeneratorConfig, tile_size: int, overlaps) -> list:
     """Max |tiled - untiled| in 1/255 units, on 2 x 2-tile images whose tiles share `overlap` pixels."""
     def upscale_window(window):
         return generator(tf.cast(window, tf.float32)[None] / 255.0, training=False)[0]
@@ -93,7 +93,7 @@ def overlap_errors(generator, config: ModelConfig, tile_size: int, overlaps) -> 
     return rows
 
 
-def benchmark_sizes(generator, config: ModelConfig, sizes, tile_size: int) -> None:
+def benchmark_sizes(generator, config: GeneratorConfig, sizes, tile_size: int) -> None:
     """Prints one row per input size and mode, each measured in its own process."""
     with tempfile.TemporaryDirectory() as work_dir:
         exports = {
@@ -127,7 +127,7 @@ def main(argv):
     f = flags.FLAGS
     if f.case_model:
         return run_case(f.case_model, f.case_size)
-    config = ModelConfig(vgg_weights="none")
+    config = GeneratorConfig()
     sizes = [256] if f.quick else [int(size) for size in f.sizes]
     tile_size = 160 if f.quick else f.tile_size
     print(f"Paper generator (x{config.scale}, {config.num_residual_blocks} blocks, {config.num_filters} "

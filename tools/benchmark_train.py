@@ -94,7 +94,8 @@ def measure_case(case: dict) -> dict:
     distribute.split_cpu(case["replicas"])
     import tensorflow as tf
 
-    from srgan_tf.config import DataConfig, ModelConfig, TrainConfig
+    from srgan_tf.config import (BookkeepingConfig, DataConfig, GeneratorConfig, LossConfig, RuntimeConfig,
+                                 TrainingConfig)
     from srgan_tf.training.trainer import Trainer
 
     precision = distribute.set_precision(case["precision"])
@@ -102,11 +103,12 @@ def measure_case(case: dict) -> dict:
     strategy = (tf.distribute.MirroredStrategy(devices) if case["replicas"] > 1
                 else tf.distribute.OneDeviceStrategy(devices[0]))
     batch, hr, scale = case["batch_size"], case["hr_patch_size"], 4
-    data_config = DataConfig(hr_patch_size=hr, batch_size=batch, scale=scale)
-    model_config = ModelConfig(scale=scale, hr_patch_size=hr, vgg_weights="none")
-    train_config = TrainConfig(model_dir=tempfile.mkdtemp(prefix="benchmark_train_"), phase=case["phase"],
-                               jit_compile=case["jit"], precision=precision, seed=0)
-    trainer = Trainer(strategy, data_config, model_config, train_config, precision=precision)
+    config = TrainingConfig(
+        phase=case["phase"], data=DataConfig(train_records="(synthetic)", hr_patch_size=hr, batch_size=batch),
+        generator=GeneratorConfig(scale=scale), loss=LossConfig(vgg_weights="none"),
+        runtime=RuntimeConfig(jit_compile=case["jit"], precision=precision, seed=0),
+        bookkeeping=BookkeepingConfig(model_dir=tempfile.mkdtemp(prefix="benchmark_train_")))
+    trainer = Trainer(strategy, config, precision=precision)
 
     high = tf.random.stateless_uniform([batch, hr, hr, 3], seed=[0, 1])
     low = tf.image.resize(high, [hr // scale, hr // scale], "bicubic", antialias=True)

@@ -198,37 +198,42 @@ def _check_usable(files: List[str], patch: int, context: tf.distribute.InputCont
                          f"{usable} (of {count.total}).")
 
 
-def train_dataset_fn(config: DataConfig,
+def train_dataset_fn(config: DataConfig, scale: int, seed: Optional[int] = None,
                      resume_step: int = 0) -> Callable[[tf.distribute.InputContext], tf.data.Dataset]:
     """A dataset function for `strategy.distribute_datasets_from_function` (or call it with InputContext()).
 
     Each input pipeline reads its own shards (or, with fewer shards than pipelines, every n-th example) and
     yields endless per-replica batches (lr [b, p/s, p/s, 3], hr [b, p, p, 3]), float32 in [0, 1], where
     lr = bicubic_downscale(hr), rounded to 8 bits like evaluation and serving LR unless
-    `config.quantize_lr` is off, and p = config.hr_patch_size. `resume_step` (the step a run resumes at) is
-    mixed into the seeds, so a seeded run that resumes does not repeat the batches it started with.
+    `config.quantize_lr` is off, and p = config.hr_patch_size, s = scale. `seed` (None: nondeterministic)
+    fixes file order, crops and shuffling; `resume_step` (the step a run resumes at) is mixed into it, so a
+    seeded run that resumes does not repeat the batches it started with.
     """
+    if config.data_service and seed is not None:
+        raise ValueError(f"--data_service={config.data_service} needs an unseeded input pipeline: a seeded one "
+                         f"makes the same batches on every tf.data worker.")
+    if config.hr_patch_size % scale:
+        raise ValueError(f"--hr_patch_size={config.hr_patch_size} must be a multiple of --scale={scale}.")
     files = list_record_files(config.train_records)
     if not files:
         raise FileNotFoundError(f"--train_records={config.train_records!r} matches no files.")
-    patch, scale, crops = config.hr_patch_size, config.scale, config.crops_per_image
+    patch, crops, lr_patch = config.hr_patch_size, config.crops_per_image, config.hr_patch_size // scale
 
     def with_lr(hr_patches: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
         hr = imaging.to_float(hr_patches)
         lr = imaging.bicubic_downscale(hr, scale)
         if config.quantize_lr:
             lr = imaging.quantize(lr)
-        lr.set_shape([hr.shape[0], config.lr_patch_size, config.lr_patch_size, 3])
+        lr.set_shape([hr.shape[0], lr_patch, lr_patch, 3])
         return lr, hr
 
     def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
         batch_size = context.get_per_replica_batch_size(config.batch_size)
         my_files, shard_examples = _shard_for_pipeline(files, context)
         _check_usable(my_files, patch, context, shard_examples, config.skip_corrupt_records)
-        files_seed, crops_seed, shuffle_seed = _pipeline_seeds(config.seed, context.input_pipeline_id,
-                                                               resume_step)
+        files_seed, crops_seed, shuffle_seed = _pipeline_seeds(seed, context.input_pipeline_id, resume_step)
         # Sharding examples needs the same record order in every pipeline; a seed asks for it everywhere.
-        ordered = shard_examples or config.seed is not None
+        ordered = shard_examples or seed is not None
 
         shards = _file_dataset(my_files)
         if not shard_examples:

@@ -15,24 +15,20 @@ from srgan_tf.common.image_files import BENCHMARK_FORMATS, format_names
 from srgan_tf.evaluation import metrics
 from srgan_tf.evaluation.pictures import comparison_picture
 from srgan_tf.evaluation.image_pairs import Benchmark, Failure, ImagePair, load_pair
-from srgan_tf.config import check_scale
+from srgan_tf import SUPPORTED_SCALES
+from srgan_tf.config import Settings, setting
 from srgan_tf.evaluation.upscalers import Upscaler, bicubic as bicubic_upscaler
 
 METRIC_NAMES = ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim")
 
 
 @dataclasses.dataclass(frozen=True)
-class EvalConfig:
+class EvalConfig(Settings):
     """How results are measured; the defaults are the papers' (Y channel, a border of `scale` pixels)."""
 
-    scale: int = 4
-    shave: Optional[int] = None  # None: the scale
-    y_only: bool = True
-
-    def __post_init__(self):
-        check_scale(self.scale)
-        if self.shave is not None and self.shave < 0:
-            raise ValueError(f"--shave={self.shave} must be >= 0.")
+    scale: int = setting(4, "Upscaling factor.", choices=SUPPORTED_SCALES)
+    shave: Optional[int] = setting(None, "Border removed before measuring; default: the scale.", lower_bound=0)
+    y_only: bool = setting(True, "Measure the Y channel (as papers do); --noy_only measures RGB.")
 
     @property
     def border(self) -> int:

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from srgan_tf.common import imaging
 from srgan_tf.common.console import describe_error
-from srgan_tf.config import ModelConfig
+from srgan_tf.config import GeneratorConfig
 from srgan_tf.serving.module import DEFAULT_MAX_PIXELS, SuperResolutionModule
 from srgan_tf.serving.signatures import PIXELS, PREDICT_PIXELS
 from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE, tiling_for
@@ -74,7 +74,7 @@ def bicubic(scale: int) -> Upscaler:
     return Upscaler(BICUBIC, scale, run, label=BICUBIC, description=f"bicubic x{scale}")
 
 
-def from_generator(generator, config: ModelConfig, name: str, tile_size: int = DEFAULT_TILE_SIZE,
+def from_generator(generator, config: GeneratorConfig, name: str, tile_size: int = DEFAULT_TILE_SIZE,
                    tile_overlap: Optional[int] = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> Upscaler:
     """A generator held in memory (during training, say), run as its export would run it: through the
     serving module, tiled (the default overlap is exact) and with a pixel limit."""

@@ -4,12 +4,12 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from srgan_tf.config import ModelConfig
+from srgan_tf.config import DiscriminatorConfig
 
 
-def build_discriminator(config: ModelConfig) -> keras.Model:
+def build_discriminator(config: DiscriminatorConfig, patch_size: int) -> keras.Model:
     """SRGAN discriminator: HR patch in [0, 1] to one real/fake logit (float32)."""
-    size, f = config.hr_patch_size, config.discriminator_filters
+    size, f = patch_size, config.discriminator_filters
     hr = keras.Input((size, size, 3), name="hr")
     x = layers.Rescaling(2.0, offset=-1.0, name="to_signed")(hr)
     x = layers.Conv2D(f, 3, padding="same", name="conv0")(x)

@@ -6,11 +6,11 @@ import math
 import keras
 from keras import layers
 
-from srgan_tf.config import ModelConfig
-from srgan_tf.modeling.layers import BicubicUpsample, residual_block, upsample_block
+from srgan_tf.config import GeneratorConfig
+from srgan_tf.modeling.layers import BicubicUpsample, PixelShuffle, residual_block, upsample_block
 
 
-def build_generator(config: ModelConfig) -> keras.Model:
+def build_generator(config: GeneratorConfig) -> keras.Model:
     """SRResNet: LR in [0, 1] of any size to SR `scale` times larger, float32 under any policy.
 
     The paper's network by default, whose tanh output stays in [0, 1]. `generator_batch_norm=False` drops
@@ -44,15 +44,20 @@ def build_generator(config: ModelConfig) -> keras.Model:
     return keras.Model(lr, sr, name="srresnet")
 
 
-def receptive_radius(config: ModelConfig) -> int:
-    """LR pixels on each side that can influence one output pixel of the SRResNet generator.
+def receptive_radius(config: GeneratorConfig) -> int:
+    """LR pixels on each side that can influence one output pixel, read off the generator's layers.
 
-    A tiling whose overlap is at least twice this is exact: 9x9 head, two 3x3 convs per residual
-    block, the 3x3 body conv, one 3x3 conv per x2 upsampler (at growing resolution) and the 9x9 tail.
-    BatchNorm (in inference mode) and residual scaling act per pixel, and the bicubic residual reaches
-    only 2 LR pixels, well inside this radius: the same radius holds for every generator variant.
+    Every convolution lies on the network's longest path (skips and the bicubic branch run beside it), so
+    the radius is the sum of their half-kernels, each in LR pixels at the resolution it works at (a layer
+    after an x2 upsampler reaches half as far in the input). BatchNorm in inference mode, activations and
+    residual scaling act per pixel. A tiling whose overlap is at least twice this radius is exact.
     """
-    upsamplers = int(math.log2(config.scale))
-    radius = 4 + 2 * config.num_residual_blocks + 1
-    radius += sum(1 / 2 ** i for i in range(upsamplers)) + 4 / config.scale
+    radius, resolution = 0.0, 1
+    for layer in build_generator(config).layers:
+        if isinstance(layer, layers.Conv2D):
+            radius += layer.dilation_rate[0] * (layer.kernel_size[0] // 2) / resolution
+        elif isinstance(layer, PixelShuffle):
+            resolution *= layer.factor
+        elif isinstance(layer, BicubicUpsample):
+            radius = max(radius, BicubicUpsample.RADIUS)
     return math.ceil(radius)

@@ -66,6 +66,8 @@ class BicubicUpsample(layers.Layer):
     or exported. Not trainable.
     """
 
+    RADIUS = 2  # input pixels on each side that reach an output pixel: the 5-tap kernel's half-width
+
     def __init__(self, factor: int, **kwargs):
         kwargs["trainable"] = False  # also when rebuilt from a config that says so
         super().__init__(**kwargs)

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from srgan_tf.config import VGG_LAYERS, ModelConfig
+from srgan_tf.config import VGG_LAYERS, LossConfig
 from srgan_tf.modeling.layers import VggPreprocess
 
 
@@ -37,7 +37,7 @@ def _seeded_init(model: keras.Model, seed: int) -> None:
             ])
 
 
-def build_vgg_features(config: ModelConfig, seed: int = 0) -> keras.Model:
+def build_vgg_features(config: LossConfig, seed: int = 0) -> keras.Model:
     """Frozen VGG19 up to the configured layer, float32, taking RGB in [0, 1].
 
     `vgg_weights`: "imagenet" (Keras' download and cache), "none" (random, seeded) or a local weights file.

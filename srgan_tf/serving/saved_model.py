@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
-from srgan_tf.config import ModelConfig
+from srgan_tf.config import GeneratorConfig
 from srgan_tf.serving.module import DEFAULT_MAX_PIXELS, SuperResolutionModule
 from srgan_tf.serving.signatures import IMAGE_BYTES, PIXELS, PREDICT_PIXELS, SERVE_ENCODED
 from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE, tiling_for
@@ -94,7 +94,7 @@ def _version_number(version) -> int:
     return number
 
 
-def export_saved_model(generator: keras.Model, model_config: ModelConfig, export_dir: str, version: int, *,
+def export_saved_model(generator: keras.Model, model_config: GeneratorConfig, export_dir: str, version: int, *,
                        tile_size: int = DEFAULT_TILE_SIZE, tile_overlap: Optional[int] = None,
                        max_pixels: int = DEFAULT_MAX_PIXELS, overwrite: bool = False) -> str:
     """Writes `generator` as SavedModel `export_dir/<version>/` and returns that directory.

@@ -13,7 +13,7 @@ from typing import Optional
 
 import tensorflow as tf
 
-from srgan_tf.config import ModelConfig
+from srgan_tf.config import GeneratorConfig
 from srgan_tf.modeling.generator import receptive_radius
 
 
@@ -35,7 +35,7 @@ class TilingConfig:
                              f"--tile_size={self.tile_size}.")
 
 
-def tiling_for(config: ModelConfig, tile_size: int = DEFAULT_TILE_SIZE,
+def tiling_for(config: GeneratorConfig, tile_size: int = DEFAULT_TILE_SIZE,
                tile_overlap: Optional[int] = None) -> TilingConfig:
     """A tiling for `config`'s generator; the default overlap (twice the receptive radius) is exact."""
     if tile_overlap is None:

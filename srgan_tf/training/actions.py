@@ -62,7 +62,7 @@ class Action:
 def _summary_writer(trainer: Trainer, name: str):
     if not trainer.is_chief:
         return tf.summary.create_noop_writer()
-    return tf.summary.create_file_writer(os.path.join(trainer.config.model_dir, name))
+    return tf.summary.create_file_writer(os.path.join(trainer.model_dir, name))
 
 
 def _format_duration(seconds: float) -> str:
@@ -88,7 +88,7 @@ class WriteSummaries(Action):
         return bool(progress.metrics)
 
     def run(self, progress: Progress) -> bool:
-        trainer, c = self.trainer, self.trainer.config
+        trainer, phase, train_steps = self.trainer, self.trainer.config.phase, self.trainer.config.optimization.train_steps
         patches_per_s = trainer.global_batch_size / progress.step_time
         with self._writer.as_default(step=progress.step):
             for name, value in {**progress.metrics, **trainer.scalars()}.items():
@@ -98,9 +98,9 @@ class WriteSummaries(Action):
             tf.summary.scalar("perf/hr_patches_per_s", patches_per_s)
         self._writer.flush()
         elapsed = time.perf_counter() - self._start_time
-        remaining = elapsed / max(progress.step - self._start_step, 1) * (c.train_steps - progress.step)
+        remaining = elapsed / max(progress.step - self._start_step, 1) * (train_steps - progress.step)
         shown = "  ".join(f"{k}={v:.4g}" for k, v in progress.metrics.items())
-        logging.info("[%s] step %d/%d  %s  %.1f patches/s  ETA %s", c.phase, progress.step, c.train_steps, shown,
+        logging.info("[%s] step %d/%d  %s  %.1f patches/s  ETA %s", phase, progress.step, train_steps, shown,
                      patches_per_s, _format_duration(remaining))
         return False
 
@@ -132,7 +132,7 @@ class Evaluate(Action):
 
     def __init__(self, trainer: Trainer, dataset: tf.data.Dataset):
         self.trainer = trainer
-        self.interval = trainer.config.eval_every
+        self.interval = trainer.config.bookkeeping.eval_every
         self.dataset = dataset
         self._writer = _summary_writer(trainer, "eval")
 
@@ -142,7 +142,7 @@ class Evaluate(Action):
 
     def measure(self):
         """`({"eval/psnr_y": ..., "eval/ssim_y": ...}, pictures)`, or `({}, [])` for an empty dataset."""
-        scale = self.trainer.model_config.scale
+        scale = self.trainer.config.generator.scale
         psnrs, ssims, pictures = [], [], []
         for example in self.dataset:
             lr, hr = example["lr"], example["hr"]
@@ -186,7 +186,7 @@ class SaveCheckpoint(Action):
 
     def __init__(self, trainer: Trainer):
         self.trainer = trainer
-        self.interval = trainer.config.checkpoint_every
+        self.interval = trainer.config.bookkeeping.checkpoint_every
 
     def run(self, progress: Progress) -> bool:
         if self.trainer.last_saved_step != progress.step:
@@ -238,7 +238,7 @@ class Export(Action):
         from srgan_tf.serving.saved_model import export_saved_model  # the serving graph only when exporting
 
         try:
-            path = export_saved_model(self.trainer.eval_generator, self.trainer.model_config, self.export_dir,
+            path = export_saved_model(self.trainer.eval_generator, self.trainer.config.generator, self.export_dir,
                                       version=progress.step, overwrite=True)
         except (tf.errors.OpError, OSError) as error:
             raise OSError(f"--export_dir={self.export_dir}: the export failed ({console.describe_error(error)}). "
@@ -250,7 +250,7 @@ class Export(Action):
 
 def default_actions(trainer: Trainer, eval_dataset: Optional[tf.data.Dataset] = None) -> List[Action]:
     """The duties of a training run, in the order they run at a step where several are due."""
-    c = trainer.config
+    c = trainer.config.bookkeeping
     guard = DivergenceGuard(c.nan_patience, c.max_recoveries, c.max_loss)
     actions: List[Action] = [WriteSummaries(trainer, guard), RollBackOnDivergence(trainer, guard)]
     if eval_dataset is not None:

@@ -1,12 +1,13 @@
 """Where a training run keeps its state, and loading a trained generator back from it.
 
-A model directory holds `model_config.json` (the networks' shapes) beside the checkpoints that
+A model directory holds `model_config.json` (the generator's shape, a GeneratorConfig) beside the checkpoints that
 `tf.train.CheckpointManager` writes. Every checkpoint stores the generator under the name `generator`
 (and, in runs that average it, the average under `ema_generator`) and the global step under `step`, so
 tools can restore just those from any phase's checkpoint.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import os
@@ -14,7 +15,7 @@ from typing import List
 
 import tensorflow as tf
 
-from srgan_tf.config import ModelConfig
+from srgan_tf.config import GeneratorConfig
 from srgan_tf.common.files import write_text_atomic
 from srgan_tf.modeling.generator import build_generator
 
@@ -43,16 +44,16 @@ def size_in_bytes(variables) -> int:
     return sum(math.prod(v.shape) * tf.as_dtype(v.dtype).size for v in variables)
 
 
-def write_model_config(model_dir: str, config: ModelConfig) -> None:
+def write_model_config(model_dir: str, config: GeneratorConfig) -> None:
     write_text_atomic(os.path.join(model_dir, MODEL_CONFIG_FILE), config.to_json())
 
 
-def read_model_config(model_dir: str) -> ModelConfig:
+def read_model_config(model_dir: str) -> GeneratorConfig:
     path = os.path.join(model_dir, MODEL_CONFIG_FILE)
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"{path} not found: {model_dir} is not a srgan_tf model directory.")
     with tf.io.gfile.GFile(path) as f:
-        return ModelConfig.from_json(f.read())
+        return GeneratorConfig.from_json(f.read())
 
 
 def resolve_checkpoint(path: str) -> str:
@@ -93,7 +94,7 @@ def load_generator(path: str):
     """Rebuilds the generator saved under `path` (model dir or checkpoint prefix), with the moving average
     of its weights where the run kept one (see `restore_generator`).
 
-    Returns `(generator, model_config, step)`; optimizer and discriminator state is ignored.
+    Returns `(generator, generator_config, step)`; optimizer and discriminator state is ignored.
     """
     prefix = resolve_checkpoint(path)
     config = read_model_config(os.path.dirname(prefix))
@@ -104,15 +105,15 @@ def load_generator(path: str):
     return generator, config, int(step.numpy())
 
 
-def warm_start(generator, model_config: ModelConfig, path: str) -> str:
+def warm_start(generator, generator_config: GeneratorConfig, path: str) -> str:
     """Loads only the generator's weights from another run (a pretrain run, typically), after checking that
     every field that shapes the generator is the same. Returns what it loaded, for the log."""
     try:
         prefix = resolve_checkpoint(path)
     except FileNotFoundError as error:
         raise FileNotFoundError(f"--init_checkpoint: {error}") from error
-    theirs = read_model_config(os.path.dirname(prefix)).generator_fields()
-    for field, ours in model_config.generator_fields().items():
+    theirs = dataclasses.asdict(read_model_config(os.path.dirname(prefix)))
+    for field, ours in dataclasses.asdict(generator_config).items():
         if theirs[field] != ours:
             raise CheckpointMismatchError(f"--init_checkpoint={path} has {field}={theirs[field]}, this run {ours}.")
     try:

@@ -44,38 +44,39 @@ class TrainingController:
                  actions: Optional[Sequence[Action]] = None):
         """`actions`: the duties to run between loops; by default those of `actions.default_actions`."""
         self.trainer = trainer
-        self.config = trainer.config
+        self.train_steps = trainer.config.optimization.train_steps
+        self.steps_per_loop = trainer.config.runtime.steps_per_loop
+        self.log_every = trainer.config.bookkeeping.log_every
         self.iterator = iter(train_input)
         self.actions = list(actions) if actions is not None else default_actions(trainer, eval_dataset)
 
     def _next_stop(self, step: int) -> int:
         """The nearest step at which something besides training has to happen."""
-        c = self.config
-        candidates = [c.train_steps, step + c.steps_per_loop, (step // c.log_every + 1) * c.log_every]
+        candidates = [self.train_steps, step + self.steps_per_loop, (step // self.log_every + 1) * self.log_every]
         candidates += [(step // a.interval + 1) * a.interval for a in self.actions if a.interval]
         return min(candidates)
 
     def run(self) -> Dict[str, float]:
         """Trains to `train_steps` and returns the last logged metrics."""
-        trainer, c = self.trainer, self.config
+        trainer = self.trainer
         if not trainer.resumed:
             trainer.save_checkpoint()  # something to roll back to before the first scheduled checkpoint
         with contextlib.ExitStack() as stack:
             for action in self.actions:
                 stack.enter_context(action)
             step = int(trainer.step.numpy())
-            if step >= c.train_steps:  # resumed after the last step: only what the end still owes (an export)
+            if step >= self.train_steps:  # resumed after the last step: only what the end still owes (an export)
                 self._run_actions(Progress(step, final=True, metrics={}, step_time=0.0))
             last_metrics, interval = {}, _Interval()
-            while step < c.train_steps:
+            while step < self.train_steps:
                 steps = self._next_stop(step) - step
                 started = time.perf_counter()
                 metrics = self._train(steps)
                 interval.add(metrics, steps, time.perf_counter() - started)
                 step = int(trainer.step.numpy())
-                final = step == c.train_steps
+                final = step == self.train_steps
                 progress = Progress(step, final, metrics={}, step_time=0.0)
-                if step % c.log_every == 0 or final:
+                if step % self.log_every == 0 or final:
                     last_metrics = interval.means()
                     progress = Progress(step, final, last_metrics, interval.step_time())
                     interval = _Interval()

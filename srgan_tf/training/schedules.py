@@ -12,7 +12,7 @@ from typing import Union
 import keras
 import tensorflow as tf
 
-from srgan_tf.config import TrainConfig
+from srgan_tf.config import OptimizationConfig
 
 
 @keras.saving.register_keras_serializable(package="srgan_tf")
@@ -47,15 +47,15 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
                     final=self.final, total_steps=self.total_steps)
 
 
-def learning_rate_schedule(config: TrainConfig) -> WarmupDecay:
+def learning_rate_schedule(config: OptimizationConfig) -> WarmupDecay:
     return WarmupDecay(config.learning_rate, config.lr_schedule, config.warmup_steps, config.lr_decay_step,
                        config.lr_after_decay, config.train_steps)
 
 
-def is_constant(config: TrainConfig) -> bool:
+def is_constant(config: OptimizationConfig) -> bool:
     return config.lr_schedule == "step" and config.lr_decay_step == 0 and config.warmup_steps == 0
 
 
-def learning_rate(config: TrainConfig) -> Union[float, WarmupDecay]:
+def learning_rate(config: OptimizationConfig) -> Union[float, WarmupDecay]:
     """What the optimizer is given: the float itself when the rate never changes, else the schedule."""
     return config.learning_rate if is_constant(config) else learning_rate_schedule(config)

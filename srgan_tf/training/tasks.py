@@ -11,7 +11,7 @@ from typing import Dict, List, Tuple
 import keras
 import tensorflow as tf
 
-from srgan_tf.config import ModelConfig, TrainConfig
+from srgan_tf.config import TrainingConfig
 from srgan_tf.modeling import losses
 from srgan_tf.modeling.discriminator import build_discriminator
 from srgan_tf.modeling.generator import build_generator
@@ -41,11 +41,9 @@ class Task:
     name = ""
     metric_names: Tuple[str, ...] = ()
 
-    def __init__(self, model_config: ModelConfig, train_config: TrainConfig, global_batch_size: int,
-                 loss_scaling: bool):
-        self.model_config = model_config
-        self.config = train_config
-        self.global_batch_size = global_batch_size
+    def __init__(self, config: TrainingConfig, loss_scaling: bool):
+        self.config = config
+        self.global_batch_size = config.data.batch_size
         self.loss_scaling = loss_scaling
         self.trained: List[TrainedNetwork] = []  # in the order `compute_gradients` returns their gradients
 
@@ -70,7 +68,8 @@ class Task:
         return objects
 
     def _train_with_adam(self, name: str, short_name: str, network: keras.Model) -> keras.Model:
-        optimizer = keras.optimizers.Adam(schedules.learning_rate(self.config), beta_1=self.config.beta1)
+        optimization = self.config.optimization
+        optimizer = keras.optimizers.Adam(schedules.learning_rate(optimization), beta_1=optimization.beta1)
         if self.loss_scaling:
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         # Keras 3 optimizers create slots lazily, which fails inside strategy.run: build them now.
@@ -85,7 +84,7 @@ class Task:
         return self.trained[index].optimizer.scale_loss(loss) if self.loss_scaling else loss
 
     def _pixel_loss(self, hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
-        return losses.PIXEL_LOSSES[self.config.pixel_loss](hr, sr)
+        return losses.PIXEL_LOSSES[self.config.loss.pixel_loss](hr, sr)
 
 
 class SRResNetTask(Task):
@@ -95,7 +94,7 @@ class SRResNetTask(Task):
     metric_names = ("g_loss", "content_loss")
 
     def build(self) -> None:
-        self._train_with_adam("generator", "g", build_generator(self.model_config))
+        self._train_with_adam("generator", "g", build_generator(self.config.generator))
 
     def compute_gradients(self, lr, hr):
         variables = self.generator.trainable_variables
@@ -115,19 +114,21 @@ class SRGANTask(Task):
                     "d_accuracy_fake", "pixel_mse")
 
     def build(self) -> None:
-        self._train_with_adam("generator", "g", build_generator(self.model_config))
-        self.discriminator = self._train_with_adam("discriminator", "d", build_discriminator(self.model_config))
+        c = self.config
+        self._train_with_adam("generator", "g", build_generator(c.generator))
+        self.discriminator = self._train_with_adam(
+            "discriminator", "d", build_discriminator(c.discriminator, c.data.hr_patch_size))
         self.vgg = None
-        if self.config.content_loss == "vgg":
-            self.vgg = build_vgg_features(self.model_config, seed=self.config.seed or 0)
+        if c.loss.content_loss == "vgg":
+            self.vgg = build_vgg_features(c.loss, seed=c.runtime.seed or 0)
 
     def _content_loss(self, hr_features, hr, sr) -> tf.Tensor:
         if self.vgg is None:
             return self._pixel_loss(hr, sr)
-        return losses.feature_mse(hr_features, self.vgg(sr), self.config.vgg_feature_scale)
+        return losses.feature_mse(hr_features, self.vgg(sr), self.config.loss.vgg_feature_scale)
 
     def compute_gradients(self, lr, hr):
-        c = self.config
+        c = self.config.loss
         g_vars = self.generator.trainable_variables
         d_vars = self.discriminator.trainable_variables
         hr_features = None if self.vgg is None else self.vgg(hr)  # outside the tapes: HR needs no gradient
@@ -156,7 +157,6 @@ class SRGANTask(Task):
 TASKS = {task.name: task for task in (SRResNetTask, SRGANTask)}
 
 
-def make_task(model_config: ModelConfig, train_config: TrainConfig, global_batch_size: int,
-              loss_scaling: bool) -> Task:
-    """The task of `train_config.phase`."""
-    return TASKS[train_config.phase](model_config, train_config, global_batch_size, loss_scaling)
+def make_task(config: TrainingConfig, loss_scaling: bool) -> Task:
+    """The task of `config.phase`."""
+    return TASKS[config.phase](config, loss_scaling)

@@ -15,7 +15,7 @@ import tensorflow as tf
 from absl import logging
 
 from srgan_tf.common import console
-from srgan_tf.config import DataConfig, ModelConfig, TrainConfig
+from srgan_tf.config import TrainingConfig
 from srgan_tf.modeling.generator import build_generator
 from srgan_tf.training import checkpointing, distribute, schedules
 from srgan_tf.training.checkpointing import CheckpointMismatchError, CheckpointWriteError
@@ -28,26 +28,25 @@ CHECKPOINT_NAME = "ckpt"
 class Trainer:
     """Owns one run's task, step, moving average and checkpoints, and runs its training steps."""
 
-    def __init__(self, strategy: tf.distribute.Strategy, data_config: DataConfig, model_config: ModelConfig,
-                 train_config: TrainConfig, precision: str = "float32", input_state=None):
+    def __init__(self, strategy: tf.distribute.Strategy, config: TrainingConfig, precision: str = "float32",
+                 input_state=None):
         """`input_state`: a trackable input iterator to checkpoint with the rest, so resuming continues the
         data exactly where the checkpoint was written."""
         self.strategy = strategy
-        self.data_config = data_config
-        self.model_config = model_config
-        self.config = train_config
+        self.config = config
+        self.model_dir = config.bookkeeping.model_dir
         self.loss_scaling = precision == "mixed_float16"
         self.is_chief = distribute.is_chief(strategy)
-        self.global_batch_size = data_config.batch_size
+        self.global_batch_size = config.data.batch_size
         self.resumed = False
-        self.task: Task = make_task(model_config, train_config, self.global_batch_size, self.loss_scaling)
+        self.task: Task = make_task(config, self.loss_scaling)
 
         with strategy.scope():
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step",
                                     aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
             self.task.build()
             # The moving average of the generator's weights (BasicSR's net_g_ema), when asked for.
-            self.ema_generator = build_generator(model_config) if train_config.ema_decay > 0 else None
+            self.ema_generator = build_generator(config.generator) if config.optimization.ema_decay > 0 else None
         self.generator = self.task.generator
         tracked = dict(self.task.checkpoint_objects(), step=self.step)
         if self.ema_generator is not None:
@@ -64,11 +63,11 @@ class Trainer:
             tracked["data"] = input_state
         self.checkpoint = tf.train.Checkpoint(**tracked)
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, self._checkpoint_dir(), max_to_keep=train_config.keep_checkpoints,
+            self.checkpoint, self._checkpoint_dir(), max_to_keep=config.bookkeeping.keep_checkpoints,
             checkpoint_name=CHECKPOINT_NAME)
         self.last_saved_step: Optional[int] = None
         self.workers = distribute.Workers(strategy, self.step)
-        self._gradients = tf.function(self.task.compute_gradients, jit_compile=train_config.jit_compile)
+        self._gradients = tf.function(self.task.compute_gradients, jit_compile=config.runtime.jit_compile)
 
     @property
     def eval_generator(self) -> keras.Model:
@@ -85,22 +84,22 @@ class Trainer:
     def _checkpoint_dir(self) -> str:
         """Non-chief workers must take part in saving, but into a scratch folder that is then removed."""
         if self.is_chief:
-            return self.config.model_dir
-        return os.path.join(self.config.model_dir, f".scratch_{distribute.worker_id(self.strategy)}")
+            return self.model_dir
+        return os.path.join(self.model_dir, f".scratch_{distribute.worker_id(self.strategy)}")
 
     def restore_or_initialize(self) -> str:
         """Resumes from the latest checkpoint in model_dir, else warm-starts the generator if asked.
 
         Returns what happened, for the log.
         """
-        latest = tf.train.latest_checkpoint(self.config.model_dir)
+        latest = tf.train.latest_checkpoint(self.model_dir)
         if latest:
             try:
                 status = self.checkpoint.restore(latest)
                 status.assert_existing_objects_matched()
             except (AssertionError, ValueError) as error:
                 raise CheckpointMismatchError(
-                    f"--model_dir={self.config.model_dir} holds {latest}, which does not match this run's "
+                    f"--model_dir={self.model_dir} holds {latest}, which does not match this run's "
                     f"phase ({self.config.phase}), networks, --ema_decay (on or off), learning-rate schedule "
                     f"(constant or not) or --deterministic; use a new --model_dir. ({error})") from error
             status.expect_partial()  # an input position saved by a --deterministic run may go unused
@@ -108,27 +107,28 @@ class Trainer:
             self.last_saved_step = int(self.step.numpy())
             what = f"resumed from {latest} at step {int(self.step.numpy())}"
             what += self._apply_configured_learning_rate()
-        elif self.config.init_checkpoint:
-            what = checkpointing.warm_start(self.generator, self.model_config, self.config.init_checkpoint)
+        elif self.config.bookkeeping.init_checkpoint:
+            what = checkpointing.warm_start(self.generator, self.config.generator, self.config.bookkeeping.init_checkpoint)
         else:
             what = "initialised from scratch"
         if self.ema_generator is not None and not self.resumed:
             self.ema_generator.set_weights(self.generator.get_weights())  # the average starts where training does
-        self.workers.check_same_step(self.config.model_dir)
+        self.workers.check_same_step(self.model_dir)
         if self.is_chief:
             self._remove_partial_checkpoints()
         return what
 
     def _apply_configured_learning_rate(self) -> str:
         """A constant learning rate is a variable the restore has just overwritten: the flag's value wins."""
-        if not schedules.is_constant(self.config):
+        configured = self.config.optimization
+        if not schedules.is_constant(configured):
             return ""
         restored = float(self.optimizers["g"].learning_rate.numpy())
         for optimizer in self.optimizers.values():
-            optimizer.learning_rate = self.config.learning_rate
-        if math.isclose(restored, self.config.learning_rate, rel_tol=1e-6):
+            optimizer.learning_rate = configured.learning_rate
+        if math.isclose(restored, configured.learning_rate, rel_tol=1e-6):
             return ""
-        return f"; --learning_rate={self.config.learning_rate:g} replaces the checkpoint's {restored:g}"
+        return f"; --learning_rate={configured.learning_rate:g} replaces the checkpoint's {restored:g}"
 
     def _remove_partial_checkpoints(self):
         """Removes the temporary folders of checkpoint writes that were killed or ran out of space."""
@@ -201,7 +201,7 @@ class Trainer:
         """ema = decay * ema + (1 - decay) * weights, in cross-replica context: the same on every replica."""
         if self.ema_generator is None:
             return
-        decay = self.config.ema_decay
+        decay = self.config.optimization.ema_decay
         for average, weight in zip(self.ema_generator.weights, self.generator.weights):
             average.assign(decay * average + (1.0 - decay) * weight)
 
@@ -243,9 +243,9 @@ class Trainer:
             path = self.manager.save(checkpoint_number=step)
         except (tf.errors.OpError, OSError) as error:
             self._remove_partial_checkpoints()
-            previous = tf.train.latest_checkpoint(self.config.model_dir)
+            previous = tf.train.latest_checkpoint(self.model_dir)
             raise CheckpointWriteError(
-                f"--model_dir={self.config.model_dir}: could not write the checkpoint of step {step}: "
+                f"--model_dir={self.model_dir}: could not write the checkpoint of step {step}: "
                 f"{console.describe_error(error)}. The previous checkpoint, {previous}, is intact.") from error
         self.last_saved_step = step
         if not self.is_chief:
@@ -255,9 +255,9 @@ class Trainer:
 
     def roll_back(self) -> str:
         """Restores the training state of the latest checkpoint, but not its input position."""
-        latest = tf.train.latest_checkpoint(self.config.model_dir)
+        latest = tf.train.latest_checkpoint(self.model_dir)
         if latest is None:
-            raise TrainingDivergedError(f"Training diverged and --model_dir={self.config.model_dir} holds no "
+            raise TrainingDivergedError(f"Training diverged and --model_dir={self.model_dir} holds no "
                                         f"checkpoint to roll back to.")
         self._training_state.restore(latest).expect_partial().assert_existing_objects_matched()
         return latest

@@ -55,9 +55,9 @@ def take(dataset, count):
 
 def test_training_batches_are_symmetric_crops_with_their_bicubic_lr(tmp_path, make_image):
     images = [make_image(48, 56, seed=s) for s in range(3)]
-    config = DataConfig(train_records=write_shards(tmp_path, [images[:2], images[2:]]), scale=4,
-                        hr_patch_size=32, batch_size=8, crops_per_image=4, shuffle_buffer=16, seed=7)
-    dataset = pipeline.train_dataset_fn(config)(tf.distribute.InputContext())
+    config = DataConfig(train_records=write_shards(tmp_path, [images[:2], images[2:]]),
+                        hr_patch_size=32, batch_size=8, crops_per_image=4, shuffle_buffer=16)
+    dataset = pipeline.train_dataset_fn(config, 4, seed=7)(tf.distribute.InputContext())
     assert [s.shape.as_list() for s in dataset.element_spec] == [[8, 8, 8, 3], [8, 32, 32, 3]]
     crops = {image[y:y + 32, x:x + 32].tobytes()
              for image in images for y in range(48 - 31) for x in range(56 - 31)}
@@ -78,9 +78,8 @@ def test_a_seed_makes_the_pipeline_repeatable(tmp_path, make_image):
     pattern = write_shards(tmp_path, [[make_image(40, 40, seed=s)] for s in range(4)])
 
     def batches(seed):
-        config = DataConfig(train_records=pattern, scale=2, hr_patch_size=16, batch_size=4, crops_per_image=2,
-                            seed=seed)
-        dataset = pipeline.train_dataset_fn(config)(tf.distribute.InputContext())
+        config = DataConfig(train_records=pattern, hr_patch_size=16, batch_size=4, crops_per_image=2)
+        dataset = pipeline.train_dataset_fn(config, 2, seed=seed)(tf.distribute.InputContext())
         return np.stack([hr for _, hr in take(dataset, 5)])
 
     first = batches(3)
@@ -91,34 +90,33 @@ def test_a_seed_makes_the_pipeline_repeatable(tmp_path, make_image):
 def test_images_smaller_than_the_patch_are_skipped_and_counted(tmp_path):
     shards = [[flat(10, 40), flat(20, 12)], [flat(30, 8), flat(40, 40)], [flat(50, 40)]]
     small_ones = [[flat(60, 12)], [flat(70, 20)]]
-    config = DataConfig(train_records=write_shards(tmp_path, shards), scale=4, hr_patch_size=32, batch_size=4,
-                        shuffle_buffer=8, seed=1)
+    config = DataConfig(train_records=write_shards(tmp_path, shards), hr_patch_size=32, batch_size=4,
+                        shuffle_buffer=8)
     count = pipeline.count_images(pipeline.list_record_files(config.train_records), 32)
     assert (count.smaller, count.total) == (2, 5)
-    ids = {i for _, hr in take(pipeline.train_dataset_fn(config)(tf.distribute.InputContext()), 10)
+    ids = {i for _, hr in take(pipeline.train_dataset_fn(config, 4, seed=1)(tf.distribute.InputContext()), 10)
            for i in colour_ids(hr)}
     assert ids == {10, 40, 50}
     (tmp_path / "small").mkdir()
-    too_small = DataConfig(train_records=write_shards(tmp_path / "small", small_ones), scale=4,
+    too_small = DataConfig(train_records=write_shards(tmp_path / "small", small_ones),
                            hr_patch_size=32, batch_size=4)
     with pytest.raises(ValueError, match="--train_records: input pipeline 1 of 1 needs at least 1 image"):
-        pipeline.train_dataset_fn(too_small)(tf.distribute.InputContext())
+        pipeline.train_dataset_fn(too_small, 4)(tf.distribute.InputContext())
 
 
 def test_missing_training_records_name_the_flag_and_pattern(tmp_path):
     pattern = str(tmp_path / "nothing-*.tfrecord")
     message = f"--train_records='{pattern},{pattern}x' matches no files"
     with pytest.raises(FileNotFoundError, match=re.escape(message)):
-        pipeline.train_dataset_fn(DataConfig(train_records=f"{pattern},{pattern}x"))
+        pipeline.train_dataset_fn(DataConfig(train_records=f"{pattern},{pattern}x"), 4)
 
 
 def test_gzip_and_plain_shards_are_read_together(tmp_path):
     write_shards(tmp_path, [[flat(10)], [flat(20)]], gzip=True)
     write_shards(tmp_path, [[flat(30)]])
     pattern = f"{tmp_path}/train-*.tfrecord.gz, {tmp_path}/train-*.tfrecord"
-    config = DataConfig(train_records=pattern, scale=2, hr_patch_size=8, batch_size=3, shuffle_buffer=1,
-                        seed=0)
-    dataset = pipeline.train_dataset_fn(config)(tf.distribute.InputContext())
+    config = DataConfig(train_records=pattern, hr_patch_size=8, batch_size=3, shuffle_buffer=1)
+    dataset = pipeline.train_dataset_fn(config, 2, seed=0)(tf.distribute.InputContext())
     ids = {i for _, hr in take(dataset, 4) for i in colour_ids(hr)}
     assert ids == {10, 20, 30}
     assert sorted(int(e["hr"][0, 0, 0, 0] * 255) for e in pipeline.eval_dataset(pattern, 2)) == [10, 20, 30]
@@ -142,10 +140,10 @@ def test_eval_images_are_mod_cropped_with_8bit_bicubic_lr(tmp_path, make_image):
 def test_two_replicas_get_distinct_examples(tmp_path):
     ids = [10, 11, 20, 21, 30, 31, 40, 41]
     shards = [[flat(i) for i in ids[s:s + 2]] for s in range(0, 8, 2)]
-    config = DataConfig(train_records=write_shards(tmp_path, shards), scale=4, hr_patch_size=32, batch_size=8,
-                        shuffle_buffer=1, seed=5)
+    config = DataConfig(train_records=write_shards(tmp_path, shards), hr_patch_size=32, batch_size=8,
+                        shuffle_buffer=1)
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    batches = iter(strategy.distribute_datasets_from_function(pipeline.train_dataset_fn(config)))
+    batches = iter(strategy.distribute_datasets_from_function(pipeline.train_dataset_fn(config, 4, seed=5)))
     per_replica = [colour_ids(hr) for hr in strategy.experimental_local_results(next(batches)[1])]
     assert [len(ids) for ids in per_replica] == [4, 4]
     assert not set(per_replica[0]) & set(per_replica[1])
@@ -156,9 +154,8 @@ def test_two_replicas_get_distinct_examples(tmp_path):
 def test_input_pipelines_read_disjoint_parts_of_the_data(tmp_path, num_files):
     images = [flat(10 + i) for i in range(8)]
     pattern = write_shards(tmp_path, [images[f::num_files] for f in range(num_files)])
-    config = DataConfig(train_records=pattern, scale=4, hr_patch_size=32, batch_size=4, shuffle_buffer=4,
-                        seed=2)
-    dataset_fn = pipeline.train_dataset_fn(config)
+    config = DataConfig(train_records=pattern, hr_patch_size=32, batch_size=4, shuffle_buffer=4)
+    dataset_fn = pipeline.train_dataset_fn(config, 4, seed=2)
     seen = []
     for pipeline_id in range(2):
         context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline_id,
@@ -170,18 +167,19 @@ def test_input_pipelines_read_disjoint_parts_of_the_data(tmp_path, num_files):
 
 def test_training_lr_is_rounded_to_8_bits_unless_asked_not_to(tiny_records):
     for quantize, expect_levels in ((True, True), (False, False)):
-        config = DataConfig(train_records=tiny_records["train"], hr_patch_size=16, batch_size=4, seed=0,
+        config = DataConfig(train_records=tiny_records["train"], hr_patch_size=16, batch_size=4,
                             quantize_lr=quantize)
-        lr, _ = next(iter(pipeline.train_dataset_fn(config)(tf.distribute.InputContext())))
+        lr, _ = next(iter(pipeline.train_dataset_fn(config, 4, seed=0)(tf.distribute.InputContext())))
         levels = lr.numpy() * 255.0
         assert np.allclose(levels, np.round(levels), atol=1e-4) == expect_levels
 
 
 def test_a_seeded_run_resuming_without_its_input_position_does_not_replay_its_first_batches(tiny_records):
-    config = DataConfig(train_records=tiny_records["train"], hr_patch_size=16, batch_size=4, seed=0)
+    config = DataConfig(train_records=tiny_records["train"], hr_patch_size=16, batch_size=4)
 
     def first_batch(resume_step):
-        lr, hr = next(iter(pipeline.train_dataset_fn(config, resume_step)(tf.distribute.InputContext())))
+        dataset_fn = pipeline.train_dataset_fn(config, 4, seed=0, resume_step=resume_step)
+        lr, hr = next(iter(dataset_fn(tf.distribute.InputContext())))
         return hr.numpy()
 
     np.testing.assert_array_equal(first_batch(0), first_batch(0))
@@ -198,11 +196,18 @@ def test_the_input_pipeline_runs_on_tf_data_service_workers_without_repeats(tiny
     workers = [service.WorkerServer(service.WorkerConfig(dispatcher_address=address)) for _ in range(2)]
     config = DataConfig(train_records=tiny_records["train"], hr_patch_size=16, batch_size=4,
                         data_service=dispatcher.target)
-    batches = [hr.numpy() for _, hr in pipeline.train_dataset_fn(config)(tf.distribute.InputContext()).take(40)]
+    dataset = pipeline.train_dataset_fn(config, 4)(tf.distribute.InputContext())
+    batches = [hr.numpy() for _, hr in dataset.take(40)]
     for server in workers + [dispatcher]:
         server.stop()
 
     assert all(batch.shape == (4, 16, 16, 3) and 0 <= batch.min() <= batch.max() <= 1 for batch in batches)
     # Unseeded, each worker crops its own way. (Seeded, both made the same batches here: 22 and 29
-    # distinct of 40 in two runs; that is why the runner refuses a seeded pipeline on the service.)
+    # distinct of 40 in two runs; that is why the pipeline refuses a seed on the service.)
     assert len({batch.tobytes() for batch in batches}) == 40
+
+
+def test_a_seeded_input_pipeline_on_tf_data_service_is_refused(tiny_records):
+    config = DataConfig(train_records=tiny_records["train"], data_service="grpc://localhost:1")
+    with pytest.raises(ValueError, match="--data_service=grpc://localhost:1 needs an unseeded input"):
+        pipeline.train_dataset_fn(config, 4, seed=1)

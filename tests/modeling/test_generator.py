@@ -4,20 +4,20 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srgan_tf.config import ModelConfig
+from srgan_tf.config import GeneratorConfig
 from srgan_tf.modeling.generator import build_generator
 from srgan_tf.modeling.layers import PixelShuffle
-from tests.tiny_models import FAST, TINY_NETWORKS
+from tests.tiny_models import FAST, TINY_GENERATOR, generator_of
 
 
 def test_default_generator_has_the_papers_size():
-    generator = build_generator(ModelConfig())
+    generator = build_generator(GeneratorConfig())
     assert 1_500_000 < generator.count_params() < 1_600_000  # SRResNet: about 1.55 M
 
 
 @pytest.mark.parametrize("scale", [2, 4, 8])
 def test_generator_upscales_any_size_into_unit_range(scale):
-    generator = build_generator(ModelConfig(scale=scale, **TINY_NETWORKS))
+    generator = build_generator(GeneratorConfig(scale=scale, **TINY_GENERATOR))
     lr = np.random.default_rng(0).random((2, 5, 7, 3), dtype=np.float32)
     sr = generator(lr).numpy()
     assert sr.shape == (2, 5 * scale, 7 * scale, 3)
@@ -25,7 +25,7 @@ def test_generator_upscales_any_size_into_unit_range(scale):
 
 
 def test_generator_round_trips_through_keras_serialisation(tmp_path):
-    generator = build_generator(ModelConfig(**TINY_NETWORKS))
+    generator = build_generator(GeneratorConfig(**TINY_GENERATOR))
     path = str(tmp_path / "g.keras")
     generator.save(path)
     restored = keras.models.load_model(path)
@@ -36,13 +36,13 @@ def test_generator_round_trips_through_keras_serialisation(tmp_path):
 
 def test_a_bicubic_residual_generator_starts_at_bicubic():
     lr = tf.random.stateless_uniform([1, 9, 11, 3], seed=[1, 2])
-    sr = build_generator(FAST)(lr)
+    sr = build_generator(generator_of(FAST))(lr)
     np.testing.assert_allclose(sr, tf.image.resize(lr, [36, 44], "bicubic"), atol=1e-5)
 
 
 def test_batch_norm_free_blocks_have_no_batch_norm_and_scaled_residuals():
-    generator = build_generator(ModelConfig(num_residual_blocks=2, num_filters=8, generator_batch_norm=False,
-                                            residual_scaling=0.1))
+    generator = build_generator(GeneratorConfig(num_residual_blocks=2, num_filters=8, generator_batch_norm=False,
+                                                residual_scaling=0.1))
     names = [layer.name for layer in generator.layers]
     assert not [n for n in names if "bn" in n] and "res1_scale" in names
     assert generator.get_layer("res1_scale").scale == 0.1

@@ -4,15 +4,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srgan_tf.config import ModelConfig
+from srgan_tf.config import LossConfig
 from srgan_tf.modeling.vgg import build_vgg_features
-from tests.tiny_models import TINY_NETWORKS
 
 
 @pytest.mark.parametrize("layer,keras_layer,channels,stride", [("vgg22", "block2_conv2", 128, 2),
                                                                 ("vgg54", "block5_conv4", 512, 16)])
 def test_vgg_features_come_from_the_named_layer_and_are_frozen(layer, keras_layer, channels, stride):
-    vgg = build_vgg_features(ModelConfig(**{**TINY_NETWORKS, "vgg_layer": layer}))
+    vgg = build_vgg_features(LossConfig(vgg_layer=layer, vgg_weights="none"))
     # The paper's VGG<i><j>: the j-th convolution (after its ReLU) before the i-th max-pooling of VGG19.
     (vgg19,) = [inner for inner in vgg.layers if isinstance(inner, keras.Model)]
     assert vgg19.layers[-1].name == keras_layer
@@ -22,7 +21,7 @@ def test_vgg_features_come_from_the_named_layer_and_are_frozen(layer, keras_laye
 
 
 def test_random_vgg_is_seeded():
-    config = ModelConfig(**{**TINY_NETWORKS, "vgg_layer": "vgg22"})
+    config = LossConfig(vgg_layer="vgg22", vgg_weights="none")
     x = tf.random.uniform([1, 16, 16, 3], seed=3)
     np.testing.assert_array_equal(build_vgg_features(config, seed=7)(x),
                                   build_vgg_features(config, seed=7)(x))
@@ -32,7 +31,7 @@ def test_random_vgg_is_seeded():
 
 def test_missing_vgg_weights_file_is_named():
     with pytest.raises(ValueError, match="--vgg_weights='/no/such/vgg.h5'"):
-        build_vgg_features(ModelConfig(**{**TINY_NETWORKS, "vgg_weights": "/no/such/vgg.h5"}))
+        build_vgg_features(LossConfig(vgg_weights="/no/such/vgg.h5"))
 
 
 def test_failed_imagenet_download_says_how_to_pass_a_local_file(monkeypatch):
@@ -41,5 +40,5 @@ def test_failed_imagenet_download_says_how_to_pass_a_local_file(monkeypatch):
 
     monkeypatch.setattr(keras.applications, "VGG19", offline)
     with pytest.raises(RuntimeError, match="--vgg_weights=/path/to/that/file") as error:
-        build_vgg_features(ModelConfig(**{**TINY_NETWORKS, "vgg_weights": "imagenet"}))
+        build_vgg_features(LossConfig(vgg_weights="imagenet"))
     assert "no route to host" in str(error.value)

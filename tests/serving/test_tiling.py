@@ -1,9 +1,10 @@
 """Overlapping tiles: exact for every generator variant at the receptive-field overlap, settings checked."""
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from srgan_tf.config import ModelConfig
 from srgan_tf.modeling.generator import build_generator, receptive_radius
 from srgan_tf.serving import saved_model
 from srgan_tf.serving.tiling import TilingConfig, tiling_for, upscale_in_tiles
@@ -32,7 +33,7 @@ def test_tiles_with_receptive_field_overlap_equal_untiled_and_smaller_overlaps_d
     dict(generator_batch_norm=False, residual_scaling=0.1),
 ])
 def test_every_generator_variant_exports_and_tiles_exactly(variant, tmp_path, make_image):
-    config = ModelConfig(**{**TINY.__dict__, **variant})
+    config = dataclasses.replace(TINY, **variant)
     generator = build_generator(config)
     rng = np.random.default_rng(0)  # no zero-initialised layer: every path must reach the output
     generator.set_weights([rng.normal(0, 0.05, w.shape).astype(np.float32) for w in generator.get_weights()])

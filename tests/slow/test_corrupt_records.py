@@ -29,9 +29,9 @@ def corrupt_copy(tiny_records, tmp_path, damage):
 @pytest.mark.parametrize("damage", ["truncated", "bit_flipped"])
 def test_a_corrupt_shard_stops_the_run_before_training_and_is_named(tiny_records, tmp_path, damage):
     pattern, bad = corrupt_copy(tiny_records, tmp_path, damage)
-    config = DataConfig(train_records=pattern, hr_patch_size=16, batch_size=4, seed=0)
+    config = DataConfig(train_records=pattern, hr_patch_size=16, batch_size=4)
     with pytest.raises(pipeline.CorruptRecordsError, match=f"{bad} is corrupt .*--skip_corrupt_records"):
-        pipeline.train_dataset_fn(config)(tf.distribute.InputContext())
+        pipeline.train_dataset_fn(config, 4, seed=0)(tf.distribute.InputContext())
     with pytest.raises(pipeline.CorruptRecordsError, match=bad):
         pipeline.eval_dataset(pattern, 4)
 
@@ -45,9 +45,9 @@ def test_skip_corrupt_records_uses_what_precedes_the_damage(tiny_records, tmp_pa
     assert count.total < 6  # the tiny set holds 6 images, 3 per shard; the damage cost the bad shard some
     assert count.total >= 3
 
-    config = DataConfig(train_records=pattern, hr_patch_size=16, batch_size=4, seed=0, crops_per_image=1,
+    config = DataConfig(train_records=pattern, hr_patch_size=16, batch_size=4, crops_per_image=1,
                         shuffle_buffer=2, skip_corrupt_records=True)
-    dataset = pipeline.train_dataset_fn(config)(tf.distribute.InputContext())
+    dataset = pipeline.train_dataset_fn(config, 4, seed=0)(tf.distribute.InputContext())
     # 8 batches of 4 patches, one per image: several passes over both shards, and no error or hang.
     assert len(list(dataset.take(8))) == 8
     images = pipeline.eval_dataset(pattern, 4, skip_corrupt=True)

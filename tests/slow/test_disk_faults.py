@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import tensorflow as tf
 
-from srgan_tf.config import DataConfig, TrainConfig
+from srgan_tf.config import BookkeepingConfig, training_config
 from srgan_tf.training import job
 from srgan_tf.training.checkpointing import CheckpointWriteError
 from srgan_tf.training.controller import TrainingController
@@ -34,9 +34,10 @@ def test_an_unwritable_model_dir_fails_before_training(tmp_path):
     model_dir = str(tmp_path / "a_file" / "model")
     with pytest.raises(OSError, match=f"--model_dir={model_dir} is not writable"):
         job.check_writable(model_dir, "model_dir")
-    config = TrainConfig(model_dir=model_dir, strategy="one_device", jit_compile=False)
+    config = training_config(model_dir=model_dir, strategy="one_device", jit_compile=False,
+                             train_records=str(tmp_path / "a_file"), **MODEL)
     with pytest.raises(OSError, match=f"--model_dir={model_dir} is not writable"):
-        job.run_training(DataConfig(train_records=str(tmp_path / "a_file")), MODEL, config)
+        job.run_training(config)
 
 
 def test_a_full_disk_fails_before_training(tmp_path):
@@ -54,14 +55,14 @@ def test_too_little_room_for_the_checkpoints_kept_fails_before_training(tmp_path
         with pytest.raises(OSError, match=rf"--model_dir={disk} has 0.5 MB free, but writing 6 more "
                                           r"checkpoint\(s\) of about 0.1 MB "
                                           r"\(--keep_checkpoints=5, 0 present\) needs about 0.7 MB"):
-            job.check_disk_space(trainer, trainer.config)
+            job.check_disk_space(trainer, trainer.config.bookkeeping)
         # A run resuming with its checkpoints already there needs room for one more only.
         for step in range(2):
             trainer.step.assign(step)
             trainer.save_checkpoint()
-        job.check_disk_space(trainer, TrainConfig(model_dir=str(disk), keep_checkpoints=2))
+        job.check_disk_space(trainer, BookkeepingConfig(model_dir=str(disk), keep_checkpoints=2))
         with pytest.raises(OSError, match=r"writing 2 more checkpoint\(s\) .* 2 present"):
-            job.check_disk_space(trainer, TrainConfig(model_dir=str(disk), keep_checkpoints=3))
+            job.check_disk_space(trainer, BookkeepingConfig(model_dir=str(disk), keep_checkpoints=3))
 
 
 def test_a_disk_that_fills_up_during_training_keeps_the_last_checkpoint_good(tmp_path):

@@ -1,12 +1,14 @@
-"""Running a training phase from configs: a seeded pipeline on the tf.data service is refused (job.py)."""
+"""Running a training phase from a config (job.py): a model directory belongs to one generator."""
 import pytest
 
-from srgan_tf.config import DataConfig, TrainConfig
-from srgan_tf.training import job
-from tests.tiny_models import MODEL
+from srgan_tf.config import GeneratorConfig
+from srgan_tf.training import checkpointing, job
 
 
-def test_a_seeded_input_pipeline_on_tf_data_service_is_refused(tiny_records, tmp_path):
-    data_config = DataConfig(train_records=tiny_records["train"], data_service="grpc://localhost:1", seed=1)
-    with pytest.raises(ValueError, match="--data_service=grpc://localhost:1 needs an unseeded input"):
-        job.run_training(data_config, MODEL, TrainConfig(model_dir=str(tmp_path), seed=1))
+def test_resuming_compares_the_generator_not_the_other_settings(tmp_path):
+    generator = GeneratorConfig(num_residual_blocks=1, num_filters=8)
+    checkpointing.write_model_config(str(tmp_path), generator)
+    # Settings that do not shape the generator (the VGG weights file, the learning rate, ...) are not in it.
+    job.check_model_config(str(tmp_path), GeneratorConfig(num_residual_blocks=1, num_filters=8))
+    with pytest.raises(ValueError, match=f"--model_dir={tmp_path} was trained with .*model_config.json"):
+        job.check_model_config(str(tmp_path), GeneratorConfig(num_residual_blocks=1, num_filters=16))

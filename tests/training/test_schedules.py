@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from srgan_tf.config import TrainConfig
+from srgan_tf.config import OptimizationConfig
 from srgan_tf.training.schedules import learning_rate_schedule
 from tests.training.tiny_trainers import batch, fast_trainer, repeated, run_steps
 
@@ -14,9 +14,9 @@ from tests.training.tiny_trainers import batch, fast_trainer, repeated, run_step
     ("cosine", (0, 4, 10, 60, 110, 500), [1e-4, 5e-4, 1e-3, 1e-5 + 0.5 * (1e-3 - 1e-5), 1e-5, 1e-5]),
 ])
 def test_learning_rate_warms_up_then_decays(kind, steps, expected):
-    schedule = learning_rate_schedule(TrainConfig(model_dir="m", learning_rate=1e-3, lr_schedule=kind,
-                                                  warmup_steps=10, lr_decay_step=60 if kind == "step" else 0,
-                                                  lr_after_decay=1e-5, train_steps=110))
+    schedule = learning_rate_schedule(OptimizationConfig(learning_rate=1e-3, lr_schedule=kind, warmup_steps=10,
+                                                         lr_decay_step=60 if kind == "step" else 0,
+                                                         lr_after_decay=1e-5, train_steps=110))
     np.testing.assert_allclose([float(schedule(step)) for step in steps], expected, rtol=1e-5)
 
 

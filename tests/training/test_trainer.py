@@ -1,5 +1,4 @@
 """The trainer: steps on one device and two replicas, XLA, the GAN step, learning, checkpoints, controller."""
-import dataclasses
 import os
 
 import keras
@@ -8,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from srgan_tf.common import imaging
-from srgan_tf.config import DataConfig, ModelConfig
+from srgan_tf.config import DataConfig
 from srgan_tf.data import pipeline
 from srgan_tf.evaluation import metrics
 from srgan_tf.evaluation.image_pairs import find_benchmarks
@@ -23,7 +22,7 @@ from srgan_tf.training.checkpointing import CheckpointMismatchError
 from srgan_tf.training.controller import TrainingController
 from srgan_tf.training.distribute import WorkersDisagreeError
 from tests.summaries import summary_tags
-from tests.tiny_models import FAST, MODEL
+from tests.tiny_models import FAST, MODEL, generator_of
 from tests.training.tiny_trainers import DATA, batch, fast_trainer, make_trainer, repeated, run_steps
 
 
@@ -42,12 +41,12 @@ def strategy(two_replicas):
 
 def fixed_batches(strategy, seed=0):
     """One fixed global batch, repeated: the same data every step."""
-    size = DATA.hr_patch_size
-    hr = tf.random.stateless_uniform([DATA.batch_size, size, size, 3], seed=[seed, 1])
+    size = DATA["hr_patch_size"]
+    hr = tf.random.stateless_uniform([DATA["batch_size"], size, size, 3], seed=[seed, 1])
     lr = tf.image.resize(hr, [size // 4, size // 4], "bicubic", antialias=True)
 
     def dataset_fn(context):
-        per_replica = context.get_per_replica_batch_size(DATA.batch_size)
+        per_replica = context.get_per_replica_batch_size(DATA["batch_size"])
         return tf.data.Dataset.from_tensor_slices((lr, hr)).batch(per_replica).repeat()
 
     return iter(strategy.distribute_datasets_from_function(dataset_fn))
@@ -83,7 +82,7 @@ def test_a_step_on_two_replicas_gives_finite_losses_and_identical_replicas(strat
 def test_a_float16_overflow_on_one_replica_skips_the_step_on_every_replica(strategy, tmp_path):
     trainer = make_trainer(strategy, tmp_path, precision="mixed_float16")
     before = [w.numpy() for w in trainer.generator.weights]
-    size, per_replica = DATA.hr_patch_size, DATA.batch_size // 2
+    size, per_replica = DATA["hr_patch_size"], DATA["batch_size"] // 2
     hr = tf.random.stateless_uniform([per_replica, size, size, 3], seed=[0, 1])
     lr = tf.image.resize(hr, [size // 4, size // 4], "bicubic", antialias=True)
     # Replicas take consecutive elements: one replica gets the finite batch, the other the NaN one.
@@ -175,7 +174,7 @@ def test_checkpoint_round_trip_restores_everything_exactly(strategy, tmp_path):
 
 def test_warm_start_loads_the_generator_only(strategy, tmp_path):
     pretrain = make_trainer(strategy, tmp_path / "pre")
-    checkpointing.write_model_config(str(tmp_path / "pre"), MODEL)
+    checkpointing.write_model_config(str(tmp_path / "pre"), generator_of(MODEL))
     run_steps(pretrain, fixed_batches(strategy), 2)
     pretrain.save_checkpoint()
 
@@ -189,9 +188,9 @@ def test_warm_start_loads_the_generator_only(strategy, tmp_path):
 
 
 def test_warm_start_from_other_networks_is_refused(strategy, tmp_path):
-    other = ModelConfig(**{**MODEL.__dict__, "num_filters": 16})
+    other = {**MODEL, "num_filters": 16}
     pretrain = make_trainer(strategy, tmp_path / "pre", model=other)
-    checkpointing.write_model_config(str(tmp_path / "pre"), other)
+    checkpointing.write_model_config(str(tmp_path / "pre"), generator_of(other))
     pretrain.save_checkpoint()
 
     gan = make_trainer(strategy, tmp_path / "gan", "gan", init_checkpoint=str(tmp_path / "pre"))
@@ -200,7 +199,7 @@ def test_warm_start_from_other_networks_is_refused(strategy, tmp_path):
 
 
 def test_warm_start_from_a_dir_without_checkpoint_is_refused(strategy, tmp_path):
-    checkpointing.write_model_config(str(tmp_path / "pre"), MODEL)
+    checkpointing.write_model_config(str(tmp_path / "pre"), generator_of(MODEL))
     gan = make_trainer(strategy, tmp_path / "gan", "gan", init_checkpoint=str(tmp_path / "pre"))
     with pytest.raises(FileNotFoundError, match="--init_checkpoint: .* holds no checkpoint"):
         gan.restore_or_initialize()
@@ -216,11 +215,11 @@ def test_resuming_a_pretrain_dir_as_gan_is_refused(strategy, tmp_path):
 
 def test_controller_logs_evaluates_and_checkpoints(strategy, tmp_path, tiny_records):
     data_config = DataConfig(train_records=tiny_records["train"], val_records=tiny_records["val"],
-                             hr_patch_size=16, batch_size=4, scale=4, seed=0)
+                             hr_patch_size=16, batch_size=4)
     model_dir = tmp_path / "gan"
     trainer = make_trainer(strategy, model_dir, "gan", train_steps=4, steps_per_loop=2, log_every=2,
                            eval_every=4, checkpoint_every=4, num_eval_images=2)
-    train_data = strategy.distribute_datasets_from_function(pipeline.train_dataset_fn(data_config))
+    train_data = strategy.distribute_datasets_from_function(pipeline.train_dataset_fn(data_config, 4, seed=0))
     eval_data = pipeline.eval_dataset(data_config.val_records, 4, max_images=2)
     TrainingController(trainer, train_data, eval_data).run()
 
@@ -246,8 +245,7 @@ def test_a_tiny_generator_overfits_one_image_beyond_bicubic(one_device, tmp_path
     image = imaging.to_float(make_image(32, 32, seed=5))[None]
     lr = imaging.quantize(imaging.bicubic_downscale(image, 4))
     trainer = fast_trainer(one_device, tmp_path, pixel_loss="l1", learning_rate=1e-3,
-                           data_config=DataConfig(hr_patch_size=32, batch_size=1, scale=4),
-                           model=dataclasses.replace(FAST, hr_patch_size=32))
+                           data=dict(hr_patch_size=32, batch_size=1, scale=4), model=dict(FAST, hr_patch_size=32))
     run_steps(trainer, repeated(one_device, lr, image), 200)
     sr = imaging.quantize(trainer.eval_generator(lr, training=False))
     bicubic = imaging.quantize(imaging.bicubic_upscale(lr, 4))
@@ -263,7 +261,7 @@ def test_resuming_with_another_learning_rate_applies_it(one_device, tmp_path, sc
     first.save_checkpoint()
     resumed = fast_trainer(one_device, tmp_path, learning_rate=2e-4, **schedule)
     assert resumed.resumed and int(resumed.step.numpy()) == 2
-    expected = 2e-4 if not schedule else float(learning_rate_schedule(resumed.config)(2))
+    expected = 2e-4 if not schedule else float(learning_rate_schedule(resumed.config.optimization)(2))
     assert resumed.scalars()["learning_rate/g"] == pytest.approx(expected)
     assert expected < 5e-4
 
@@ -290,7 +288,7 @@ def test_moving_average_follows_the_weights_and_is_what_checkpoints_give_to_tool
     assert trainer.eval_generator is trainer.ema_generator
     assert not np.allclose(expected[-2], trainer.generator.get_weights()[-2])  # the two really differ
     trainer.save_checkpoint()
-    checkpointing.write_model_config(str(tmp_path), FAST)
+    checkpointing.write_model_config(str(tmp_path), generator_of(FAST))
 
     resumed = fast_trainer(one_device, tmp_path, ema_decay=0.5, learning_rate=1e-2)
     for ours, theirs in zip(resumed.ema_generator.get_weights(), trainer.ema_generator.get_weights()):
@@ -340,7 +338,7 @@ def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
 
 def test_the_adversarial_gradient_has_the_weight_and_sign_of_the_loss(one_device, tmp_path):
     """g(w) = g_content + w * grad(-log D(G(lr))): linear in w, and pointing where the adversarial loss grows."""
-    weights = build_generator(FAST).get_weights()
+    weights = build_generator(generator_of(FAST)).get_weights()
     trainers = {w: gan_trainer(one_device, tmp_path / str(w), weights, adversarial_weight=w)
                 for w in (0.0, 0.5, 1.0)}
     d_weights = trainers[0.0].task.discriminator.get_weights()
@@ -381,7 +379,7 @@ def test_in_training_psnr_equals_what_the_evaluate_command_reports(one_device, t
     during_training, _ = Evaluate(trainer, pipeline.eval_dataset(tiny_records["val"], 4)).measure()
 
     trainer.save_checkpoint()
-    checkpointing.write_model_config(str(tmp_path), FAST)
+    checkpointing.write_model_config(str(tmp_path), generator_of(FAST))
 
     val_images = os.path.join(os.path.dirname(os.path.dirname(tiny_records["val"])), "val_images")
     (benchmark,) = find_benchmarks([val_images], [], 4)

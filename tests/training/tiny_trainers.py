@@ -6,15 +6,15 @@ import numpy as np
 import tensorflow as tf
 
 from srgan_tf.common import imaging
-from srgan_tf.config import DataConfig, TrainConfig
+from srgan_tf.config import training_config
 from srgan_tf.training import checkpointing, distribute
 from srgan_tf.training.trainer import Trainer
-from tests.tiny_models import FAST, MODEL
+from tests.tiny_models import FAST, MODEL, generator_of
 
-DATA = DataConfig(hr_patch_size=16, batch_size=4, scale=4)
+DATA = dict(hr_patch_size=16, batch_size=4, scale=4)
 
 
-def make_trainer(strategy, model_dir, phase="pretrain", precision="float32", model=MODEL, data_config=DATA,
+def make_trainer(strategy, model_dir, phase="pretrain", precision="float32", model=MODEL, data=DATA,
                  **overrides):
     """A trainer of tiny networks, seeded, without XLA unless `overrides` say otherwise, and with its
     precision policy set; not yet restored or initialised.
@@ -22,11 +22,11 @@ def make_trainer(strategy, model_dir, phase="pretrain", precision="float32", mod
     Seeded as the job seeds a run with --seed before it builds the networks, so their first weights do not
     depend on what ran before in this process.
     """
-    config = TrainConfig(**{"model_dir": str(model_dir), "phase": phase, "jit_compile": False, "seed": 1,
-                            **overrides})
-    keras.utils.set_random_seed(config.seed)
+    config = training_config(**{"model_dir": str(model_dir), "phase": phase, "jit_compile": False, "seed": 1,
+                                **data, **model, **overrides})
+    keras.utils.set_random_seed(config.runtime.seed)
     distribute.set_precision(precision)
-    return Trainer(strategy, data_config, model, config, precision=precision)
+    return Trainer(strategy, config, precision=precision)
 
 
 def fast_trainer(strategy, model_dir, model=FAST, **overrides):
@@ -65,8 +65,8 @@ def batches(nan_at=(), on_batch=None):
 
     `on_batch(i)`, if given, runs in the input pipeline as batch i is made.
     """
-    size = DATA.hr_patch_size
-    hr = tf.random.stateless_uniform([DATA.batch_size, size, size, 3], seed=[0, 1])
+    size = DATA["hr_patch_size"]
+    hr = tf.random.stateless_uniform([DATA["batch_size"], size, size, 3], seed=[0, 1])
     lr = tf.image.resize(hr, [size // 4, size // 4], "bicubic", antialias=True)
     poisoned = tf.constant(sorted(nan_at) or [-1], tf.int64)
 
@@ -82,7 +82,7 @@ def batches(nan_at=(), on_batch=None):
 
 def assert_every_checkpoint_restores_finite(model_dir):
     """Every checkpoint the `checkpoint` file lists loads as a generator with finite weights."""
-    checkpointing.write_model_config(str(model_dir), MODEL)
+    checkpointing.write_model_config(str(model_dir), generator_of(MODEL))
     state = tf.train.get_checkpoint_state(str(model_dir))
     for path in state.all_model_checkpoint_paths:
         generator, _, _ = checkpointing.load_generator(path)

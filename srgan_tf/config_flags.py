@@ -1,0 +1,58 @@
+"""Command-line flags generated from the configuration dataclasses of `srgan_tf.config`.
+
+One flag per field, with the field's name, type, default and help; a field's declared `choices` and
+`lower_bound` are checked when flags are parsed, checks across fields when the config is built.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Optional, Sequence
+
+from absl import flags
+
+from srgan_tf.config import GROUPS, TrainingConfig, settings_of, training_config
+
+FLAG_DEFINERS = {bool: flags.DEFINE_bool, str: flags.DEFINE_string, int: flags.DEFINE_integer,
+                 Optional[int]: flags.DEFINE_integer, float: flags.DEFINE_float}
+
+
+def _define(field: dataclasses.Field, kind, flag_values: flags.FlagValues) -> None:
+    help_text, choices = field.metadata["help"], field.metadata.get("choices")
+    if kind is str and choices:
+        flags.DEFINE_enum(field.name, field.default, choices, help_text, flag_values=flag_values)
+        return
+    options = {}
+    if "lower_bound" in field.metadata:
+        options["lower_bound"] = field.metadata["lower_bound"]
+    FLAG_DEFINERS[kind](field.name, field.default, help_text, flag_values=flag_values, **options)
+    if choices:
+        flags.register_validator(field.name, lambda value: value in choices, flag_values=flag_values,
+                                 message=f"--{field.name} must be one of {list(choices)}.")
+
+
+def define_flags(config_classes: Sequence[type], flag_values: flags.FlagValues = flags.FLAGS) -> None:
+    """Defines a flag for every setting of each config class."""
+    for config_class in config_classes:
+        kinds = typing.get_type_hints(config_class)
+        for field in settings_of(config_class):
+            _define(field, kinds[field.name], flag_values)
+
+
+def settings_from_flags(config_classes: Sequence[type], flag_values: flags.FlagValues = flags.FLAGS) -> dict:
+    """The parsed values of the flags `define_flags` defined for these classes, by setting name."""
+    return {field.name: flag_values[field.name].value
+            for config_class in config_classes for field in settings_of(config_class)}
+
+
+TRAINING_CLASSES = (TrainingConfig, *GROUPS.values())
+
+
+def define_training_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
+    """Defines a flag for every setting of a TrainingConfig."""
+    define_flags(TRAINING_CLASSES, flag_values)
+
+
+def training_config_from_flags(flag_values: flags.FlagValues = flags.FLAGS) -> TrainingConfig:
+    """The frozen TrainingConfig of parsed flags; ValueError names the flag(s) of a setting that can't work."""
+    return training_config(**settings_from_flags(TRAINING_CLASSES, flag_values))
