@@ -5,6 +5,7 @@ import os
 import shutil
 import sys
 
+import keras
 import numpy as np
 import tensorflow as tf
 from PIL import Image
@@ -35,8 +36,11 @@ def generator_of(settings: dict) -> GeneratorConfig:
     return GeneratorConfig(**{name: value for name, value in settings.items() if name in names})
 
 
-def make_model_dir(model_dir: str, config: GeneratorConfig = TINY, step: int = STEP):
-    """A training model directory (config and one checkpoint at `step`); returns its generator."""
+def make_model_dir(model_dir: str, config: GeneratorConfig = TINY, step: int = STEP, seed: int = 0):
+    """A training model directory (config and one checkpoint at `step`) holding a generator with seeded
+    weights, so that tests comparing its output to 8-bit results see the same rounding every run; returns
+    the generator."""
+    keras.utils.set_random_seed(seed)
     generator = build_generator(config)
     checkpointing.write_model_config(model_dir, config)
     checkpoint = tf.train.Checkpoint(generator=generator, step=tf.Variable(step, dtype=tf.int64))
