@@ -22,8 +22,7 @@ commands.quiet_tensorflow()  # before anything imports TensorFlow
 
 from srgan_tf.common.console import ProgressBar  # noqa: E402
 from srgan_tf.common.imaging import load_rgb, save_png  # noqa: E402
-from srgan_tf.evaluation.upscalers import (Upscaler, load_upscaler,  # noqa: E402
-                                           resolve_saved_model)
+from srgan_tf.evaluation.upscalers import Upscaler, load_upscaler, resolve_saved_model  # noqa: E402
 
 
 def upscale_files(upscaler: Upscaler, outputs: Dict[str, str]) -> List[str]:

@@ -7,7 +7,6 @@ import sys
 from srgan_tf.data import schema, sources
 from tests.data.record_files import read_split
 
-
 MAKE_RECORDS = [sys.executable, "-m", "srgan_tf.make_records"]
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srgan_tf.evaluation.upscalers import load_upscaler
 from srgan_tf import upscale
+from srgan_tf.evaluation.upscalers import load_upscaler
 from tests.tiny_models import TILE_OVERLAP, TILE_SIZE, export_tiny, keras_upscale, make_model_dir
 
 

@@ -19,8 +19,8 @@ import tensorflow as tf
 from absl import app, flags
 from PIL import Image
 
-from srgan_tf.data import pipeline, sources
 from srgan_tf.config import DataConfig, GeneratorConfig
+from srgan_tf.data import pipeline, sources
 
 flags.DEFINE_list("crops_per_image", ["1", "4", "16", "32", "64", "128"],
                   "Patches cut from each decoded image.")

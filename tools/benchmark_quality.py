@@ -42,11 +42,11 @@ from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 from srgan_tf import train  # noqa: E402
 from srgan_tf.common import files, imaging  # noqa: E402
 from srgan_tf.data import pipeline  # noqa: E402
-from srgan_tf.evaluation import scoring, upscalers  # noqa: E402
-from srgan_tf.training import distribute, job  # noqa: E402
-from srgan_tf.evaluation.image_pairs import find_benchmarks  # noqa: E402
-from srgan_tf.data.writer import manifest_name, write_records  # noqa: E402
 from srgan_tf.data.sources import SourceError, samples_source  # noqa: E402
+from srgan_tf.data.writer import manifest_name, write_records  # noqa: E402
+from srgan_tf.evaluation import scoring, upscalers  # noqa: E402
+from srgan_tf.evaluation.image_pairs import find_benchmarks  # noqa: E402
+from srgan_tf.training import distribute, job  # noqa: E402
 from srgan_tf.training.trainer import Trainer  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -23,9 +23,9 @@ import tensorflow as tf
 from absl import app, flags
 
 from srgan_tf.config import GeneratorConfig
+from srgan_tf.modeling.generator import build_generator, receptive_radius
 from srgan_tf.serving.saved_model import export_saved_model
-from srgan_tf.modeling.generator import build_generator
-from srgan_tf.modeling.generator import receptive_radius
+from srgan_tf.serving.signatures import PIXELS, PREDICT_PIXELS
 from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE, TilingConfig, upscale_in_tiles
 
 MEMORY_BUDGET_BYTES = 20 * 2 ** 30
@@ -66,12 +66,12 @@ def run_case(saved_model_dir: str, size: int) -> None:
     """In the child: load, warm up on a small image, then time one `size` x `size` image."""
     import resource
 
-    predict = tf.saved_model.load(saved_model_dir).signatures["predict_pixels"]
-    predict(pixels=tf.zeros([1, 32, 32, 3], tf.uint8))
+    predict = tf.saved_model.load(saved_model_dir).signatures[PREDICT_PIXELS]
+    predict(**{PIXELS: tf.zeros([1, 32, 32, 3], tf.uint8)})
     loaded_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     pixels = tf.constant(np.random.default_rng(0).integers(0, 256, (1, size, size, 3), dtype=np.uint8))
     start = time.perf_counter()
-    predict(pixels=pixels)
+    predict(**{PIXELS: pixels})
     seconds = time.perf_counter() - start
     print(json.dumps({"seconds": seconds, "loaded_rss_bytes": loaded_rss}))
 

@@ -20,8 +20,7 @@ import sys
 import tempfile
 from typing import Callable, Iterator, List, Optional, Sequence
 
-from absl import app, flags
-from absl import logging as absl_logging
+from absl import app, flags, logging as absl_logging
 
 # Flags defined here belong to the command that asks for them: its --help lists them.
 flags.disclaim_key_flags()

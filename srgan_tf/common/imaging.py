@@ -10,7 +10,6 @@ import tensorflow as tf
 from PIL import Image
 
 from srgan_tf.common.files import atomic_write
-
 from srgan_tf.common.image_files import pil_to_rgb_array  # noqa: F401  (part of this module's interface)
 
 

@@ -18,8 +18,8 @@ import tensorflow as tf
 from absl import logging
 
 from srgan_tf.common import console, imaging
-from srgan_tf.data import schema
 from srgan_tf.config import DataConfig
+from srgan_tf.data import schema
 
 AUTOTUNE = tf.data.AUTOTUNE
 FILES_READ_AT_ONCE = 8  # shards each input pipeline interleaves

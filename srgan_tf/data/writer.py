@@ -24,9 +24,9 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, TextIO, T
 import tensorflow as tf
 from absl import logging
 
-from srgan_tf.data import schema
-from srgan_tf.common.files import write_text_atomic
 from srgan_tf.common.console import ProgressBar
+from srgan_tf.common.files import write_text_atomic
+from srgan_tf.data import schema
 from srgan_tf.data.images import RecordImage, Skipped, read_record_image
 from srgan_tf.data.sources import ImageFile, SourceError, list_source
 

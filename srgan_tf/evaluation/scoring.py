@@ -10,13 +10,13 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from srgan_tf import SUPPORTED_SCALES
 from srgan_tf.common import imaging
 from srgan_tf.common.image_files import BENCHMARK_FORMATS, format_names
-from srgan_tf.evaluation import metrics
-from srgan_tf.evaluation.pictures import comparison_picture
-from srgan_tf.evaluation.image_pairs import Benchmark, Failure, ImagePair, load_pair
-from srgan_tf import SUPPORTED_SCALES
 from srgan_tf.config import Settings, setting
+from srgan_tf.evaluation import metrics
+from srgan_tf.evaluation.image_pairs import Benchmark, Failure, ImagePair, load_pair
+from srgan_tf.evaluation.pictures import comparison_picture
 from srgan_tf.evaluation.upscalers import Upscaler, bicubic as bicubic_upscaler
 
 METRIC_NAMES = ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim")
@@ -74,32 +74,47 @@ def measure(hr: np.ndarray, sr: np.ndarray, config: EvalConfig) -> Tuple[float, 
     return float(psnr[0]), float(ssim[0])
 
 
-def evaluate_image(upscalers: Sequence[Upscaler], pair: ImagePair, config: EvalConfig,
-                   comparison_path: Optional[str] = None) -> List[ImageResult]:
-    """Upscales one pair's LR image with each upscaler, measures each and bicubic against HR, and draws one
-    comparison picture of them all when given a path. Raises ValueError naming the file when the pair
-    can't be evaluated.
-    """
-    lr, hr = load_pair(pair, config.scale, min_size=2 * config.border + metrics.SSIM_WINDOW)
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """One LR image upscaled by bicubic and by each upscaler, each measured against HR, and all drawn side by
+    side (LR enlarged | bicubic | each upscaler | HR, labelled with their PSNR)."""
+
+    bicubic: Tuple[float, float]  # PSNR, SSIM
+    upscaled: Tuple[Tuple[float, float, float], ...]  # PSNR, SSIM, seconds, per upscaler
+    picture: np.ndarray
+
+
+def compare(upscalers: Sequence[Upscaler], lr: np.ndarray, hr: np.ndarray, config: EvalConfig) -> Comparison:
+    """Measures each upscaler (and bicubic) on one uint8 LR/HR pair; an upscaler's ValueError propagates."""
     bicubic = bicubic_upscaler(config.scale)(lr)
-    bicubic_psnr, bicubic_ssim = measure(hr, bicubic, config)
-    results, pictures = [], []
+    bicubic_scores = measure(hr, bicubic, config)
+    panels, labels, upscaled = [bicubic], ["LR (nearest)", f"bicubic {bicubic_scores[0]:.2f} dB"], []
     for upscaler in upscalers:
         start = time.perf_counter()
-        try:
-            sr = upscaler(lr)
-        except ValueError as error:
-            raise ValueError(f"{pair.hr_path}: {error}") from error
+        sr = upscaler(lr)
         seconds = time.perf_counter() - start
-        sr_psnr, sr_ssim = measure(hr, sr, config)
-        results.append(ImageResult(pair.name, pair.hr_path, hr.shape[1], hr.shape[0], sr_psnr, sr_ssim,
-                                   bicubic_psnr, bicubic_ssim, seconds))
-        pictures.append((sr, f"{upscaler.label} {sr_psnr:.2f} dB"))
+        psnr, ssim = measure(hr, sr, config)
+        upscaled.append((psnr, ssim, seconds))
+        panels.append(sr)
+        labels.append(f"{upscaler.label} {psnr:.2f} dB")
+    picture = comparison_picture(lr, [*panels, hr], config.scale, [*labels, "HR"])
+    return Comparison(bicubic_scores, tuple(upscaled), picture)
+
+
+def evaluate_image(upscalers: Sequence[Upscaler], pair: ImagePair, config: EvalConfig,
+                   comparison_path: Optional[str] = None) -> List[ImageResult]:
+    """Upscales one pair's LR image with each upscaler, measures each and bicubic against HR, and saves the
+    comparison picture when given a path. Raises ValueError naming the file when the pair can't be evaluated.
+    """
+    lr, hr = load_pair(pair, config.scale, min_size=2 * config.border + metrics.SSIM_WINDOW)
+    try:
+        comparison = compare(upscalers, lr, hr, config)
+    except ValueError as error:
+        raise ValueError(f"{pair.hr_path}: {error}") from error
     if comparison_path:
-        panels = [bicubic, *(sr for sr, _ in pictures), hr]
-        labels = ["LR (nearest)", f"bicubic {bicubic_psnr:.2f} dB", *(label for _, label in pictures), "HR"]
-        imaging.save_png(comparison_path, comparison_picture(lr, panels, config.scale, labels))
-    return results
+        imaging.save_png(comparison_path, comparison.picture)
+    return [ImageResult(pair.name, pair.hr_path, hr.shape[1], hr.shape[0], psnr, ssim, *comparison.bicubic, seconds)
+            for psnr, ssim, seconds in comparison.upscaled]
 
 
 def evaluate_models(upscalers: Sequence[Upscaler], benchmark: Benchmark, config: EvalConfig,

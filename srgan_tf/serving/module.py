@@ -15,8 +15,7 @@ import tensorflow as tf
 
 from srgan_tf.common.image_files import BMP, GIF, JPEG, PNG, SERVABLE_FORMATS, format_names
 from srgan_tf.common.imaging import decode_rgb, to_float, to_uint8
-from srgan_tf.serving.signatures import (HEIGHT, IMAGE_BYTES, PIXELS, PREDICT_PIXELS, SERVE_ENCODED,
-                                         WIDTH)
+from srgan_tf.serving.signatures import HEIGHT, IMAGE_BYTES, PIXELS, PREDICT_PIXELS, SERVE_ENCODED, WIDTH
 from srgan_tf.serving.tiling import TilingConfig, upscale_in_tiles
 
 DEFAULT_MAX_PIXELS = 4096 * 4096

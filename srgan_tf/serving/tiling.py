@@ -16,7 +16,6 @@ import tensorflow as tf
 from srgan_tf.config import GeneratorConfig
 from srgan_tf.modeling.generator import receptive_radius
 
-
 DEFAULT_TILE_SIZE = 256
 
 

@@ -17,8 +17,7 @@ import tensorflow as tf
 from absl import logging
 
 from srgan_tf.common import console, imaging
-from srgan_tf.evaluation import metrics
-from srgan_tf.evaluation.pictures import comparison_picture
+from srgan_tf.evaluation import scoring, upscalers
 from srgan_tf.training import preemption
 from srgan_tf.training.divergence import DivergenceGuard
 from srgan_tf.training.trainer import Trainer
@@ -127,36 +126,30 @@ class RollBackOnDivergence(Action):
 
 
 class Evaluate(Action):
-    """PSNR/SSIM (Y channel, shave = scale, SR rounded to 8 bits as `srgan_tf.evaluate` measures it) of the
-    generator evaluation uses, and a comparison picture per image (LR | bicubic | SR | HR)."""
+    """PSNR/SSIM on Y of the generator that evaluation uses, measured as `srgan_tf.evaluate` measures an
+    export (the same serving graph, 8-bit images, `scoring.compare`), and its comparison pictures."""
 
     def __init__(self, trainer: Trainer, dataset: tf.data.Dataset):
         self.trainer = trainer
         self.interval = trainer.config.bookkeeping.eval_every
         self.dataset = dataset
+        generator = trainer.config.generator
+        self._upscaler = upscalers.from_generator(trainer.eval_generator, generator, "SR")
+        self._config = scoring.EvalConfig(scale=generator.scale)
         self._writer = _summary_writer(trainer, "eval")
-
-    @tf.function(reduce_retracing=True)
-    def _super_resolve(self, lr):
-        return imaging.quantize(self.trainer.eval_generator(lr, training=False))
 
     def measure(self):
         """`({"eval/psnr_y": ..., "eval/ssim_y": ...}, pictures)`, or `({}, [])` for an empty dataset."""
-        scale = self.trainer.config.generator.scale
-        psnrs, ssims, pictures = [], [], []
+        scores, pictures = [], []
         for example in self.dataset:
-            lr, hr = example["lr"], example["hr"]
-            sr = self._super_resolve(lr)
-            psnrs.append(metrics.psnr(hr, sr, shave=scale))
-            ssims.append(metrics.ssim(hr, sr, shave=scale))
-            panels = [imaging.bicubic_upscale(lr, scale), sr, hr]
-            pictures.append(comparison_picture(
-                imaging.to_uint8(lr)[0].numpy(), [imaging.to_uint8(p)[0].numpy() for p in panels], scale,
-                ["LR (nearest)", "bicubic", f"SR {float(psnrs[-1][0]):.2f} dB", "HR"]))
-        if not psnrs:
+            lr, hr = (imaging.to_uint8(example[key])[0].numpy() for key in ("lr", "hr"))
+            comparison = scoring.compare([self._upscaler], lr, hr, self._config)
+            scores.append(comparison.upscaled[0][:2])
+            pictures.append(comparison.picture)
+        if not scores:
             return {}, []
-        return {"eval/psnr_y": float(tf.reduce_mean(tf.concat(psnrs, 0))),
-                "eval/ssim_y": float(tf.reduce_mean(tf.concat(ssims, 0)))}, pictures
+        psnr, ssim = np.mean(scores, axis=0)
+        return {"eval/psnr_y": float(psnr), "eval/ssim_y": float(ssim)}, pictures
 
     def run(self, progress: Progress) -> bool:
         results, pictures = self.measure()

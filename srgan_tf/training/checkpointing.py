@@ -15,8 +15,8 @@ from typing import List
 
 import tensorflow as tf
 
-from srgan_tf.config import GeneratorConfig
 from srgan_tf.common.files import write_text_atomic
+from srgan_tf.config import GeneratorConfig
 from srgan_tf.modeling.generator import build_generator
 
 MODEL_CONFIG_FILE = "model_config.json"

@@ -9,8 +9,8 @@ import tensorflow as tf
 from PIL import Image
 
 from srgan_tf.common import imaging
-from srgan_tf.data import pipeline, schema
 from srgan_tf.config import DataConfig
+from srgan_tf.data import pipeline, schema
 
 
 def write_shards(directory, shards, split="train", gzip=False):

@@ -16,11 +16,11 @@ from srgan_tf.evaluation.upscalers import load_upscaler
 from srgan_tf.modeling import losses
 from srgan_tf.modeling.generator import build_generator
 from srgan_tf.training import checkpointing
-from srgan_tf.training.schedules import learning_rate_schedule
 from srgan_tf.training.actions import Evaluate
 from srgan_tf.training.checkpointing import CheckpointMismatchError
 from srgan_tf.training.controller import TrainingController
 from srgan_tf.training.distribute import WorkersDisagreeError
+from srgan_tf.training.schedules import learning_rate_schedule
 from tests.summaries import summary_tags
 from tests.tiny_models import FAST, MODEL, generator_of
 from tests.training.tiny_trainers import DATA, batch, fast_trainer, make_trainer, repeated, run_steps
