@@ -218,7 +218,8 @@ class TrainingConfig(Settings):
     """One phase of training: `python -m srgan_tf.train` builds it from its flags, one group per field."""
 
     bookkeeping: BookkeepingConfig = dataclasses.field(default_factory=BookkeepingConfig)
-    phase: str = setting("pretrain", "pretrain: SRResNet with a pixel loss; gan: SRGAN.", choices=("pretrain", "gan"))
+    phase: str = setting("pretrain", "pretrain: SRResNet with a pixel loss; gan: SRGAN.",
+                         choices=("pretrain", "gan"))
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     generator: GeneratorConfig = dataclasses.field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = dataclasses.field(default_factory=DiscriminatorConfig)
@@ -243,17 +244,10 @@ class TrainingConfig(Settings):
         """The input pipeline's seed: --seed, except on the tf.data service (see --data_service)."""
         return None if self.data.data_service else self.runtime.seed
 
-    def replace(self, **groups) -> "TrainingConfig":
-        """A copy with some groups, or fields of groups, changed: `replace(optimization={"train_steps": 5})`."""
-        changes = {}
-        for name, value in groups.items():
-            current = getattr(self, name)
-            changes[name] = dataclasses.replace(current, **value) if isinstance(value, dict) else value
-        return dataclasses.replace(self, **changes)
-
 
 # The groups of a TrainingConfig by field name, e.g. "data": DataConfig.
-GROUPS = {name: hint for name, hint in typing.get_type_hints(TrainingConfig).items() if dataclasses.is_dataclass(hint)}
+GROUPS = {name: hint for name, hint in typing.get_type_hints(TrainingConfig).items()
+          if dataclasses.is_dataclass(hint)}
 
 
 def settings_of(config_class) -> list:
@@ -264,10 +258,11 @@ def settings_of(config_class) -> list:
 def training_config(**settings) -> TrainingConfig:
     """A TrainingConfig from settings named as their flags (`scale=2, learning_rate=1e-3, ...`), each put in
     its group; a name that is no setting is refused."""
-    unknown = set(settings) - {field.name for cls in (TrainingConfig, *GROUPS.values()) for field in settings_of(cls)}
+    known = {field.name for cls in (TrainingConfig, *GROUPS.values()) for field in settings_of(cls)}
+    unknown = set(settings) - known
     if unknown:
         raise ValueError(f"No such settings: {sorted(unknown)}.")
     groups = {name: cls(**{f.name: settings[f.name] for f in settings_of(cls) if f.name in settings})
               for name, cls in GROUPS.items()}
-    return TrainingConfig(**{f.name: settings[f.name] for f in settings_of(TrainingConfig) if f.name in settings},
-                          **groups)
+    top_level = {f.name: settings[f.name] for f in settings_of(TrainingConfig) if f.name in settings}
+    return TrainingConfig(**top_level, **groups)

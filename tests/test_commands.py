@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from srgan_tf.common import commands
+from tests.processes import run_together
 from tests.tiny_models import make_model_dir
 
 # Command, its module, one of its own flags.
@@ -34,31 +35,30 @@ def quiet_env() -> dict:
             if key not in ("TF_CPP_MIN_LOG_LEVEL", commands.VERBOSE_ENV)}
 
 
-@pytest.mark.parametrize("command,module,flag", COMMANDS)
-def test_help_lists_the_commands_own_flags(command, module, flag):
-    result = subprocess.run([*installed(command, module), "--help"], capture_output=True, text=True,
-                            timeout=120, env=quiet_env())
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert f"  {flag}" in result.stdout
-    assert not any(line in result.stderr for line in START_UP_LINES), result.stderr[-2000:]
+def test_help_lists_the_commands_own_flags():
+    results = run_together([[*installed(command, module), "--help"] for command, module, _ in COMMANDS],
+                           timeout=120, env=quiet_env())
+    for (command, _, flag), result in zip(COMMANDS, results):
+        assert result.returncode == 0, (command, result.stderr[-2000:])
+        assert f"  {flag}" in result.stdout, command
+        assert not any(line in result.stderr for line in START_UP_LINES), (command, result.stderr[-2000:])
 
 
 def test_export_prints_its_own_lines_only_unless_asked_for_more(tmp_path):
     model_dir = str(tmp_path / "model")
     make_model_dir(model_dir)
     export = [sys.executable, "-m", "srgan_tf.export", f"--model_dir={model_dir}"]
-    result = subprocess.run([*export, f"--export_dir={tmp_path / 'quiet'}"], capture_output=True, text=True,
-                            timeout=300, env=quiet_env())
+    result, verbose = run_together([[*export, f"--export_dir={tmp_path / 'quiet'}"],
+                                    [*export, f"--export_dir={tmp_path / 'verbose'}", "--verbosity=1"]],
+                                   env=quiet_env())
     assert result.returncode == 0, result.stderr[-3000:]
     output = result.stdout + result.stderr
     assert f"Exported {model_dir} (step 7)" in output
     assert max(len(line) for line in output.splitlines()) <= 300, output[-3000:]
     assert not [line for line in START_UP_LINES if line in output], output[-3000:]
 
-    result = subprocess.run([*export, f"--export_dir={tmp_path / 'verbose'}", "--verbosity=1"],
-                            capture_output=True, text=True, timeout=300, env=quiet_env())
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "signature_serialization" in result.stderr and "Writing fingerprint" in result.stderr
+    assert verbose.returncode == 0, verbose.stderr[-3000:]
+    assert "signature_serialization" in verbose.stderr and "Writing fingerprint" in verbose.stderr
 
 
 @pytest.mark.parametrize("args,env,expected", [

@@ -1,20 +1,22 @@
 """`python -m srgan_tf.evaluate`: Set5's published bicubic figures, nothing to evaluate, several models."""
 import json
 import os
-import subprocess
 import sys
 
 from srgan_tf.common import imaging
 from srgan_tf.evaluation import pictures
 from tests.evaluation.benchmarks import write_folder
+from tests.processes import run_together
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_cli(*args):
+def run_cli(*runs):
+    """The evaluate command once per argument list in `runs`, all at once; a result each."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run([sys.executable, "-m", "srgan_tf.evaluate", *args], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    results = run_together([[sys.executable, "-m", "srgan_tf.evaluate", *args] for args in runs], cwd=PROJECT_ROOT,
+                           env=env)
+    return results[0] if len(results) == 1 else results
 
 
 def mean_row(stdout: str, count: int):
@@ -26,7 +28,7 @@ def mean_row(stdout: str, count: int):
 
 def test_cli_reproduces_published_set5_bicubic_and_skips_bad_files(set5_dir, tmp_path, make_image):
     bad_dir = write_folder(tmp_path / "mixed", {"good.png": make_image(40, 44), "tiny.png": make_image(3, 3)})
-    result = run_cli("--model=bicubic", f"--hr_dir={set5_dir},{bad_dir}", "--scale=4")
+    result = run_cli(["--model=bicubic", f"--hr_dir={set5_dir},{bad_dir}", "--scale=4"])
     assert result.returncode == 0, result.stderr
     psnr, ssim = mean_row(result.stdout, 5)
     assert abs(psnr - 28.43) <= 0.05  # SRGAN paper, bicubic x4, Y, 4-pixel border
@@ -38,14 +40,15 @@ def test_cli_reproduces_published_set5_bicubic_and_skips_bad_files(set5_dir, tmp
 
 def test_cli_fails_when_nothing_could_be_evaluated(tmp_path):
     missing = str(tmp_path / "no_such_dir")
-    result = run_cli("--model=bicubic", f"--hr_dir={missing}")
-    assert result.returncode != 0
-    assert f"{missing}: no such directory" in result.stderr
-
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "garbage.png").write_bytes(b"not a png")
-    result = run_cli("--model=bicubic", f"--hr_dir={broken}")
+    result, broken_result = run_cli(["--model=bicubic", f"--hr_dir={missing}"],
+                                    ["--model=bicubic", f"--hr_dir={broken}"])
+    assert result.returncode != 0
+    assert f"{missing}: no such directory" in result.stderr
+
+    result = broken_result
     assert result.returncode == 1
     assert "No image could be evaluated" in result.stderr
     assert f"{broken / 'garbage.png'}: not a readable image" in result.stdout
@@ -56,7 +59,8 @@ def test_several_models_are_compared_in_one_picture_a_summary_and_a_report_each(
     model_dir, _ = tiny_model
     hr_dir = write_folder(tmp_path / "HR", {"photo.png": make_image(40, 44, seed=3)})
     output_dir = tmp_path / "out"
-    result = run_cli(f"--model={model_dir},bicubic", f"--hr_dir={hr_dir}", f"--output_dir={output_dir}")
+    result, twice = run_cli([f"--model={model_dir},bicubic", f"--hr_dir={hr_dir}", f"--output_dir={output_dir}"],
+                            ["--model=bicubic,bicubic", f"--hr_dir={hr_dir}"])
     assert result.returncode == 0, result.stderr
     label = os.path.basename(model_dir)
     (summary,) = [line for line in result.stdout.splitlines() if line.startswith("HR x4 mean PSNR / SSIM")]
@@ -69,5 +73,4 @@ def test_several_models_are_compared_in_one_picture_a_summary_and_a_report_each(
     picture = imaging.load_rgb(str(output_dir / "HR" / "photo.png"))
     assert picture.shape[1] == 5 * 44 + 4 * pictures.GAP  # LR | bicubic | model | bicubic | HR
 
-    twice = run_cli("--model=bicubic,bicubic", f"--hr_dir={hr_dir}")
     assert twice.returncode != 0 and "labels (last parts of their paths) must differ" in twice.stderr

@@ -87,7 +87,8 @@ class WriteSummaries(Action):
         return bool(progress.metrics)
 
     def run(self, progress: Progress) -> bool:
-        trainer, phase, train_steps = self.trainer, self.trainer.config.phase, self.trainer.config.optimization.train_steps
+        trainer = self.trainer
+        phase, train_steps = trainer.config.phase, trainer.config.optimization.train_steps
         patches_per_s = trainer.global_batch_size / progress.step_time
         with self._writer.as_default(step=progress.step):
             for name, value in {**progress.metrics, **trainer.scalars()}.items():

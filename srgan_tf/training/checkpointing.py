@@ -1,9 +1,9 @@
 """Where a training run keeps its state, and loading a trained generator back from it.
 
-A model directory holds `model_config.json` (the generator's shape, a GeneratorConfig) beside the checkpoints that
-`tf.train.CheckpointManager` writes. Every checkpoint stores the generator under the name `generator`
-(and, in runs that average it, the average under `ema_generator`) and the global step under `step`, so
-tools can restore just those from any phase's checkpoint.
+A model directory holds `model_config.json` (the generator's shape, a GeneratorConfig) beside the
+checkpoints that `tf.train.CheckpointManager` writes. Every checkpoint stores the generator under the name
+`generator` (and, in runs that average it, the average under `ema_generator`) and the global step under
+`step`, so tools can restore just those from any phase's checkpoint.
 """
 from __future__ import annotations
 

@@ -46,7 +46,8 @@ class Trainer:
                                     aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
             self.task.build()
             # The moving average of the generator's weights (BasicSR's net_g_ema), when asked for.
-            self.ema_generator = build_generator(config.generator) if config.optimization.ema_decay > 0 else None
+            keeps_average = config.optimization.ema_decay > 0
+            self.ema_generator = build_generator(config.generator) if keeps_average else None
         self.generator = self.task.generator
         tracked = dict(self.task.checkpoint_objects(), step=self.step)
         if self.ema_generator is not None:
@@ -108,7 +109,8 @@ class Trainer:
             what = f"resumed from {latest} at step {int(self.step.numpy())}"
             what += self._apply_configured_learning_rate()
         elif self.config.bookkeeping.init_checkpoint:
-            what = checkpointing.warm_start(self.generator, self.config.generator, self.config.bookkeeping.init_checkpoint)
+            what = checkpointing.warm_start(self.generator, self.config.generator,
+                                            self.config.bookkeeping.init_checkpoint)
         else:
             what = "initialised from scratch"
         if self.ema_generator is not None and not self.resumed:
