@@ -43,6 +43,9 @@ class Action:
     """
 
     interval: Optional[int] = None
+    # Whether a run resumed at its last step still owes this duty (the export it may not have written);
+    # the others were done when that step was first reached.
+    owed_after_last_step = False
 
     def due(self, progress: Progress) -> bool:
         return self.interval is None or progress.final or progress.step % self.interval == 0
@@ -220,6 +223,8 @@ class StopOnSignal(Action):
 class Export(Action):
     """The chief exports the generator evaluation uses as a SavedModel version named by the step, at the
     end of the phase."""
+
+    owed_after_last_step = True
 
     def __init__(self, trainer: Trainer, export_dir: str):
         self.trainer = trainer

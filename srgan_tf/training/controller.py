@@ -65,8 +65,9 @@ class TrainingController:
             for action in self.actions:
                 stack.enter_context(action)
             step = int(trainer.step.numpy())
-            if step >= self.train_steps:  # resumed after the last step: only what the end still owes (an export)
-                self._run_actions(Progress(step, final=True, metrics={}, step_time=0.0))
+            if step >= self.train_steps:  # resumed after the last step: only what the end still owes
+                self._run_actions(Progress(step, final=True, metrics={}, step_time=0.0),
+                                  [action for action in self.actions if action.owed_after_last_step])
             last_metrics, interval = {}, _Interval()
             while step < self.train_steps:
                 steps = self._next_stop(step) - step
@@ -84,8 +85,8 @@ class TrainingController:
                 step = int(trainer.step.numpy())
         return last_metrics
 
-    def _run_actions(self, progress: Progress) -> None:
-        for action in self.actions:
+    def _run_actions(self, progress: Progress, actions: Optional[Sequence[Action]] = None) -> None:
+        for action in self.actions if actions is None else actions:
             if action.due(progress) and action.run(progress):
                 return  # an earlier state was restored: what follows belongs to the step left behind
 
