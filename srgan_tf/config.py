@@ -170,9 +170,14 @@ class RuntimeConfig(Settings):
     strategy: str = setting("auto", "Distribution strategy.", choices=("auto", "mirrored", "multi_worker",
                                                                        "one_device"))
     cpu_replicas: int = setting(1, "Split the CPU into this many logical devices (for testing).", lower_bound=1)
-    precision: str = setting("auto", "Numeric policy; auto: mixed_float16 on GPU, else float32.",
-                             choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"))
-    jit_compile: bool = setting(True, "XLA-compile the per-replica forward/backward computation.")
+    precision: str = setting(
+        "auto", "Numeric policy; auto: mixed_float16 on GPU, mixed_bfloat16 on a CPU with native bfloat16 "
+                "(AVX512_BF16 or AMX), else float32.",
+        choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"))
+    jit_compile: str = setting(
+        "auto", "XLA-compile the per-replica forward/backward computation; auto: on GPU and on CPUs without "
+                "AVX-512, off on CPUs with it (oneDNN's convolutions are faster there).",
+        choices=("auto", "on", "off"))
     steps_per_loop: int = setting(100, "Steps run inside one tf.function call.", lower_bound=1)
     seed: Optional[int] = setting(None, "Seed for weights and data order; unset: nondeterministic.")
     deterministic: bool = setting(

@@ -51,6 +51,6 @@ def test_flags_become_frozen_configs(parse, tmp_path):
     parse("--train_records=a", f"--model_dir={tmp_path}", "--phase=gan", "--lr_decay_step=7", *TRAIN_FLAGS)
     config = train.training_config_from_flags()
     assert (config.data.hr_patch_size, config.lr_patch_size, config.generator.num_filters) == (16, 4, 8)
-    assert (config.phase, config.optimization.lr_decay_step, config.runtime.jit_compile) == ("gan", 7, False)
+    assert (config.phase, config.optimization.lr_decay_step, config.runtime.jit_compile) == ("gan", 7, "off")
     with pytest.raises(Exception):
         config.phase = "pretrain"

@@ -8,7 +8,7 @@ import time
 import tensorflow as tf
 
 TINY_FLAGS = ["--num_residual_blocks=1", "--num_filters=8", "--hr_patch_size=16", "--batch_size=4",
-              "--discriminator_filters=4", "--vgg_layer=vgg22", "--vgg_weights=none", "--jit_compile=false"]
+              "--discriminator_filters=4", "--vgg_layer=vgg22", "--vgg_weights=none", "--jit_compile=off"]
 # The same networks for the tests of the train command: at x4, seeded.
 TRAIN_FLAGS = ["--scale=4", *TINY_FLAGS, "--seed=3"]
 TIMEOUT_S = 300

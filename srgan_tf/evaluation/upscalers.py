@@ -18,6 +18,7 @@ import tensorflow as tf
 from srgan_tf.common import imaging
 from srgan_tf.common.console import describe_error
 from srgan_tf.config import GeneratorConfig
+from srgan_tf.modeling.generator import float32_generator
 from srgan_tf.serving.module import DEFAULT_MAX_PIXELS, SuperResolutionModule
 from srgan_tf.serving.signatures import PIXELS, PREDICT_PIXELS
 from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE, tiling_for
@@ -78,8 +79,8 @@ def from_generator(generator, config: GeneratorConfig, name: str, tile_size: int
                    tile_overlap: Optional[int] = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> Upscaler:
     """A generator held in memory (during training, say), run as its export would run it: through the
     serving module, tiled (the default overlap is exact) and with a pixel limit."""
-    module = SuperResolutionModule(generator, config.scale, tiling_for(config, tile_size, tile_overlap),
-                                   max_pixels)
+    module = SuperResolutionModule(float32_generator(generator, config), config.scale,
+                                   tiling_for(config, tile_size, tile_overlap), max_pixels)
 
     def predict(lr):
         # `module` is looked up here, at each call, so the upscaler keeps it (and its variables) alive.

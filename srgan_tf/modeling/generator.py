@@ -8,6 +8,7 @@ from keras import layers
 
 from srgan_tf.config import GeneratorConfig
 from srgan_tf.modeling.layers import BicubicUpsample, PixelShuffle, residual_block, upsample_block
+from srgan_tf.modeling.policies import dtype_policy
 
 
 def build_generator(config: GeneratorConfig) -> keras.Model:
@@ -31,17 +32,30 @@ def build_generator(config: GeneratorConfig) -> keras.Model:
     x = layers.Add(name="body_skip")([x, head])
     for i in range(int(math.log2(config.scale))):
         x = upsample_block(x, filters, name=f"up{i}")
-    # The output layers stay float32 for numerically safe losses under mixed precision.
+    # The last convolution computes in the policy's dtype: in float32, its 3 output channels at the output
+    # resolution (a poor fit for the kernels) took a third of a bfloat16 step. What follows it is float32,
+    # for numerically safe losses under mixed precision.
     if config.bicubic_residual:
-        x = layers.Conv2D(3, 9, padding="same", dtype="float32", kernel_initializer="zeros", name="tail_conv")(x)
+        x = layers.Conv2D(3, 9, padding="same", kernel_initializer="zeros", name="tail_conv")(x)
         sr = layers.Add(dtype="float32", name="sr")([BicubicUpsample(config.scale, dtype="float32",
                                                                      name="bicubic")(lr), x])
     else:
         # tanh keeps the output inside the image range without clipping away gradients.
-        x = layers.Conv2D(3, 9, padding="same", dtype="float32", name="tail_conv")(x)
+        x = layers.Conv2D(3, 9, padding="same", name="tail_conv")(x)
         x = layers.Activation("tanh", dtype="float32", name="tail_tanh")(x)
         sr = layers.Rescaling(0.5, offset=0.5, dtype="float32", name="sr")(x)
     return keras.Model(lr, sr, name="srresnet")
+
+
+def float32_generator(generator: keras.Model, config: GeneratorConfig) -> keras.Model:
+    """`generator` if it computes in float32, else a float32 copy of it: evaluations and exports compute in
+    float32 whatever precision trained the weights."""
+    if all(layer.compute_dtype == "float32" for layer in generator.layers):
+        return generator
+    with dtype_policy("float32"):
+        copy = build_generator(config)
+    copy.set_weights(generator.get_weights())
+    return copy
 
 
 def receptive_radius(config: GeneratorConfig) -> int:

@@ -1,7 +1,6 @@
 """The frozen VGG19 feature extractor of the perceptual (content) loss."""
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 
@@ -11,17 +10,14 @@ from keras import layers
 
 from srgan_tf.config import VGG_LAYERS, LossConfig
 from srgan_tf.modeling.layers import VggPreprocess
+from srgan_tf.modeling.policies import dtype_policy
 
 
-@contextlib.contextmanager
-def _float32_policy():
-    """Builds layers in float32 whatever the global mixed-precision policy is."""
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
+def _vgg_policy() -> str:
+    """float32 under mixed_float16, whose range VGG's activations (up to thousands, and their squares in the
+    loss) could overflow; any other policy, bfloat16's float32 range included, is kept."""
+    policy = keras.config.dtype_policy().name
+    return "float32" if policy == "mixed_float16" else policy
 
 
 def _seeded_init(model: keras.Model, seed: int) -> None:
@@ -38,14 +34,15 @@ def _seeded_init(model: keras.Model, seed: int) -> None:
 
 
 def build_vgg_features(config: LossConfig, seed: int = 0) -> keras.Model:
-    """Frozen VGG19 up to the configured layer, float32, taking RGB in [0, 1].
+    """Frozen VGG19 up to the configured layer, taking RGB in [0, 1]; float32 weights, computing in the
+    global policy's dtype (float32 under mixed_float16).
 
     `vgg_weights`: "imagenet" (Keras' download and cache), "none" (random, seeded) or a local weights file.
     """
     weights = config.vgg_weights
     if weights not in ("imagenet", "none") and not os.path.isfile(weights):
         raise ValueError(f"--vgg_weights={weights!r}: no such file (use 'imagenet', 'none' or a path).")
-    with _float32_policy():
+    with dtype_policy(_vgg_policy()):
         try:
             vgg = keras.applications.VGG19(
                 include_top=False, weights=None if weights == "none" else weights, input_shape=(None, None, 3))
@@ -61,7 +58,7 @@ def build_vgg_features(config: LossConfig, seed: int = 0) -> keras.Model:
             _seeded_init(vgg, seed)
         rgb = keras.Input((None, None, 3), name="rgb")
         features = keras.Model(vgg.input, vgg.get_layer(VGG_LAYERS[config.vgg_layer]).output)
-        model = keras.Model(rgb, features(VggPreprocess(name="vgg_preprocess")(rgb)),
+        model = keras.Model(rgb, features(VggPreprocess(dtype="float32", name="vgg_preprocess")(rgb)),
                             name=f"vgg19_{config.vgg_layer}")
     model.trainable = False
     return model

@@ -19,6 +19,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
 from srgan_tf.config import GeneratorConfig
+from srgan_tf.modeling.generator import float32_generator
 from srgan_tf.serving.module import DEFAULT_MAX_PIXELS, SuperResolutionModule
 from srgan_tf.serving.signatures import IMAGE_BYTES, PIXELS, PREDICT_PIXELS, SERVE_ENCODED
 from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE, tiling_for
@@ -97,7 +98,8 @@ def _version_number(version) -> int:
 def export_saved_model(generator: keras.Model, model_config: GeneratorConfig, export_dir: str, version: int, *,
                        tile_size: int = DEFAULT_TILE_SIZE, tile_overlap: Optional[int] = None,
                        max_pixels: int = DEFAULT_MAX_PIXELS, overwrite: bool = False) -> str:
-    """Writes `generator` as SavedModel `export_dir/<version>/` and returns that directory.
+    """Writes `generator`, computing in float32, as SavedModel `export_dir/<version>/` and returns that
+    directory.
 
     Signatures: `serving_default` (encoded images in `image_bytes` -> PNG `image_bytes`, `height`, `width`)
     and `predict_pixels` (uint8 `pixels` -> uint8 `pixels`). Images larger than `tile_size` are upscaled
@@ -113,7 +115,8 @@ def export_saved_model(generator: keras.Model, model_config: GeneratorConfig, ex
     staging_dir = tempfile.mkdtemp(dir=export_dir, prefix=f".tmp-{version}-")
     os.chmod(staging_dir, 0o755)  # mkdtemp makes it private; a server running as another user must read it
     try:
-        module = SuperResolutionModule(generator, model_config.scale, tiling, max_pixels)
+        module = SuperResolutionModule(float32_generator(generator, model_config), model_config.scale, tiling,
+                                       max_pixels)
         tf.saved_model.save(module, staging_dir, signatures=module.signatures())
         _write_warmup_requests(staging_dir)
         _publish(staging_dir, version_dir, overwrite)

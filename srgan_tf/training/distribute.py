@@ -1,11 +1,10 @@
-"""Choosing the distribution strategy and the numeric precision policy, and feeding replicas resumably."""
+"""Choosing the distribution strategy, and feeding replicas resumably."""
 from __future__ import annotations
 
 import json
 import os
 from typing import Callable
 
-import keras
 import tensorflow as tf
 
 
@@ -44,19 +43,6 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
             return tf.distribute.OneDeviceStrategy(devices[0])
         return tf.distribute.MirroredStrategy(devices)
     raise ValueError(f"--strategy={name!r} is not one of auto, mirrored, multi_worker, one_device.")
-
-
-def resolve_precision(name: str) -> str:
-    """`auto` means mixed_float16 on GPUs (tensor cores) and float32 on CPUs."""
-    if name == "auto":
-        return "mixed_float16" if tf.config.list_logical_devices("GPU") else "float32"
-    return name
-
-
-def set_precision(name: str) -> str:
-    policy = resolve_precision(name)
-    keras.mixed_precision.set_global_policy(policy)
-    return policy
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:

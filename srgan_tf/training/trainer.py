@@ -18,6 +18,7 @@ from srgan_tf.common import console
 from srgan_tf.config import TrainingConfig
 from srgan_tf.modeling.generator import build_generator
 from srgan_tf.training import checkpointing, distribute, schedules
+from srgan_tf.training.acceleration import Acceleration
 from srgan_tf.training.checkpointing import CheckpointMismatchError, CheckpointWriteError
 from srgan_tf.training.divergence import TrainingDivergedError
 from srgan_tf.training.tasks import Task, make_task
@@ -28,14 +29,16 @@ CHECKPOINT_NAME = "ckpt"
 class Trainer:
     """Owns one run's task, step, moving average and checkpoints, and runs its training steps."""
 
-    def __init__(self, strategy: tf.distribute.Strategy, config: TrainingConfig, precision: str = "float32",
-                 input_state=None):
-        """`input_state`: a trackable input iterator to checkpoint with the rest, so resuming continues the
-        data exactly where the checkpoint was written."""
+    def __init__(self, strategy: tf.distribute.Strategy, config: TrainingConfig,
+                 acceleration: Acceleration = Acceleration("float32", jit_compile=False), input_state=None):
+        """`acceleration`: the precision (already the global Keras policy) and XLA setting to train with.
+        `input_state`: a trackable input iterator to checkpoint with the rest, so resuming continues the data
+        exactly where the checkpoint was written."""
         self.strategy = strategy
         self.config = config
+        self.acceleration = acceleration
         self.model_dir = config.bookkeeping.model_dir
-        self.loss_scaling = precision == "mixed_float16"
+        self.loss_scaling = acceleration.loss_scaling
         self.is_chief = distribute.is_chief(strategy)
         self.global_batch_size = config.data.batch_size
         self.resumed = False
@@ -68,7 +71,7 @@ class Trainer:
             checkpoint_name=CHECKPOINT_NAME)
         self.last_saved_step: Optional[int] = None
         self.workers = distribute.Workers(strategy, self.step)
-        self._gradients = tf.function(self.task.compute_gradients, jit_compile=config.runtime.jit_compile)
+        self._gradients = tf.function(self.task.compute_gradients, jit_compile=acceleration.jit_compile)
 
     @property
     def eval_generator(self) -> keras.Model:

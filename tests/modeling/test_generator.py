@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 
 from srgan_tf.config import GeneratorConfig
-from srgan_tf.modeling.generator import build_generator
+from srgan_tf.modeling.generator import build_generator, float32_generator
+from srgan_tf.modeling.policies import dtype_policy
 from srgan_tf.modeling.layers import PixelShuffle
 from tests.tiny_models import FAST, TINY_GENERATOR, generator_of
 
@@ -46,3 +47,18 @@ def test_batch_norm_free_blocks_have_no_batch_norm_and_scaled_residuals():
     names = [layer.name for layer in generator.layers]
     assert not [n for n in names if "bn" in n] and "res1_scale" in names
     assert generator.get_layer("res1_scale").scale == 0.1
+
+
+def test_a_generator_trained_in_bfloat16_is_evaluated_and_exported_as_a_float32_copy():
+    config = GeneratorConfig(**TINY_GENERATOR)
+    with dtype_policy("mixed_bfloat16"):
+        trained = build_generator(config)
+    lr = np.random.default_rng(1).random((1, 6, 6, 3), dtype=np.float32)
+    copy = float32_generator(trained, config)
+    assert copy is not trained and all(layer.compute_dtype == "float32" for layer in copy.layers)
+    for trained_weight, copied_weight in zip(trained.get_weights(), copy.get_weights()):
+        np.testing.assert_array_equal(trained_weight, copied_weight)
+    # Same weights, computed in float32 rather than bfloat16 (8 significant bits).
+    difference = np.abs(copy(lr).numpy() - trained(lr).numpy()).max()
+    assert 0 < difference < 0.02
+    assert float32_generator(copy, config) is copy

@@ -42,3 +42,20 @@ def test_failed_imagenet_download_says_how_to_pass_a_local_file(monkeypatch):
     with pytest.raises(RuntimeError, match="--vgg_weights=/path/to/that/file") as error:
         build_vgg_features(LossConfig(vgg_weights="imagenet"))
     assert "no route to host" in str(error.value)
+
+
+def test_vgg_computes_in_bfloat16_under_that_policy_with_float32_weights_and_close_features():
+    config = LossConfig(vgg_layer="vgg22", vgg_weights="none")
+    x = tf.random.uniform([1, 16, 16, 3], seed=4)
+    reference = build_vgg_features(config, seed=7)(x)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        vgg = build_vgg_features(config, seed=7)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    features = vgg(x)
+    assert features.dtype == tf.bfloat16
+    assert all(w.dtype == "float32" for w in vgg.weights)
+    # bfloat16 keeps 8 significant bits: features agree to about 1% of their scale.
+    error = np.abs(tf.cast(features, tf.float32) - reference).max() / np.abs(reference).max()
+    assert 0 < error < 0.02

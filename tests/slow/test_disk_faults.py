@@ -34,7 +34,7 @@ def test_an_unwritable_model_dir_fails_before_training(tmp_path):
     model_dir = str(tmp_path / "a_file" / "model")
     with pytest.raises(OSError, match=f"--model_dir={model_dir} is not writable"):
         job.check_writable(model_dir, "model_dir")
-    config = training_config(model_dir=model_dir, strategy="one_device", jit_compile=False,
+    config = training_config(model_dir=model_dir, strategy="one_device", jit_compile="off",
                              train_records=str(tmp_path / "a_file"), **MODEL)
     with pytest.raises(OSError, match=f"--model_dir={model_dir} is not writable"):
         job.run_training(config)

@@ -124,7 +124,7 @@ def _gradients(trainer):
                                                             ("pretrain", "mixed_float16", 2e-3)])
 def test_xla_step_gives_the_weights_of_the_plain_step(strategy, tmp_path, phase, precision, gradients_rtol):
     plain = make_trainer(strategy, tmp_path / "plain", phase, precision)
-    compiled = make_trainer(strategy, tmp_path / "xla", phase, precision, jit_compile=True)
+    compiled = make_trainer(strategy, tmp_path / "xla", phase, precision, jit_compile="on")
     vgg = [(plain.task.vgg, compiled.task.vgg)] if phase == "gan" else []
     for source, target in list(zip(_networks(plain), _networks(compiled))) + vgg:
         target.set_weights(source.get_weights())
