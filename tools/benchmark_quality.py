@@ -47,6 +47,7 @@ from srgan_tf.data.writer import manifest_name, write_records  # noqa: E402
 from srgan_tf.evaluation import scoring, upscalers  # noqa: E402
 from srgan_tf.evaluation.image_pairs import find_benchmarks  # noqa: E402
 from srgan_tf.training import distribute, job  # noqa: E402
+from srgan_tf.training.acceleration import cpu_description  # noqa: E402
 from srgan_tf.training.trainer import Trainer  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -87,17 +88,6 @@ def command_line_value(name: str) -> Optional[str]:
 def fail(message: str) -> NoReturn:
     """Stops with one line naming the flag or file at fault, before anything is written."""
     sys.exit(f"benchmark_quality: {message}")
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def load_average() -> str:
@@ -328,9 +318,9 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # each evaluation's per-image lines would bury the curve
     benchmarks, config, delete_checkpoints = check_inputs()
     label = FLAGS.label or os.path.splitext(os.path.basename(flagfile))[0]
-    cpu, load_at_start = cpu_model(), load_average()
+    cpu, load_at_start = cpu_description(), load_average()
     print(f"{label}: {flagfile}, {config.phase} phase, up to {FLAGS.minutes:g} min of training; "
-          f"{cpu}, {os.cpu_count()} cores, load average {load_at_start}", flush=True)
+          f"{cpu}, load average {load_at_start}", flush=True)
     if command_line_value("train_records") is None:
         make_sample_records(os.path.dirname(config.data.train_records))
     if delete_checkpoints:
@@ -350,7 +340,7 @@ def main(argv):
     print(f"the first training loop call took {first_call:.1f} s (tracing, XLA compilation, input pipeline "
           f"start), counted in the minutes")
     print(f"wrote {curve.csv_path} and {curve.png_path}")
-    print(f"{cpu}, {os.cpu_count()} cores; load average (1, 5, 15 min) at start {load_at_start}, "
+    print(f"{cpu}; load average (1, 5, 15 min) at start {load_at_start}, "
           f"at end {load_average()}")
     print("\n".join(curve.summary()))
 

@@ -1,12 +1,18 @@
 """Speed and memory of the exported paper generator (SRResNet, 16 blocks, 64 filters, x4) on this machine.
 
-    python tools/benchmark_serve.py [--quick] [--tile_size=256] [--sizes=512,2048]
+    python tools/benchmark_serve.py [--quick] [--sizes=512,2048] [--tile_sizes=192,320,384]
+    python tools/benchmark_serve.py --sizes= --error_model=demo_output/srgan   # only the overlap errors
 
-Exports the generator (random weights: speed does not depend on them) twice, tiled and as one window
-per image ("untiled"), then runs each input size in its own process through `predict_pixels`, so each
-case's peak resident memory is its own (os.wait4's rusage). Prints milliseconds per input megapixel and
-peak RSS, with the load average, since other jobs may share the machine. Also prints how far tiled
-output is from untiled output for a range of overlaps, the measurement behind the default overlap.
+Exports the generator (random weights: speed does not depend on them) with the default tiling and as one
+window per image ("untiled"), then runs each input size in its own process through `predict_pixels`, and
+the Keras generator called eagerly on the same input, so each case's peak resident memory is its own
+(os.wait4's rusage). Prints seconds, milliseconds per input megapixel and peak RSS, with the load average,
+and the ratios the targets read: `tiled / untiled time = Z` and `SavedModel / Keras eager time = W` per size.
+`--tile_sizes` adds tiled exports of other tile sizes (the measurement behind the default tile size).
+
+Then it prints how far tiled output is from untiled output, in uint8 grey levels, for a range of overlaps:
+on the Set5 images, with the random paper generator and with a trained one (`--error_model`), the
+measurement behind the default overlap.
 """
 from __future__ import annotations
 
@@ -22,11 +28,18 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
+from srgan_tf.common.image_files import find_images, pil_to_rgb_array
 from srgan_tf.config import GeneratorConfig
 from srgan_tf.modeling.generator import build_generator, receptive_radius
 from srgan_tf.serving.saved_model import export_saved_model
 from srgan_tf.serving.signatures import PIXELS, PREDICT_PIXELS
-from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE, TilingConfig, upscale_in_tiles
+from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE, TilingConfig, tiling_for, upscale_in_tiles
+from srgan_tf.training.acceleration import cpu_description
+from srgan_tf.training.checkpointing import load_generator
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SET5 = os.path.join(ROOT, "..", "shared", "data", "Set5")
+KERAS_EAGER = "keras"
 
 MEMORY_BUDGET_BYTES = 20 * 2 ** 30
 
@@ -47,10 +60,9 @@ def available_memory() -> int:
     return int(fields["MemAvailable"].split()[0]) * 1024
 
 
-def measure_case(saved_model_dir: str, size: int) -> dict:
+def measure_case(model: str, size: int) -> dict:
     """Runs one size in a fresh process; returns its timing and its own peak RSS."""
-    command = [sys.executable, os.path.abspath(__file__), f"--case_model={saved_model_dir}",
-               f"--case_size={size}"]
+    command = [sys.executable, os.path.abspath(__file__), f"--case_model={model}", f"--case_size={size}"]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     output = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
@@ -62,64 +74,113 @@ def measure_case(saved_model_dir: str, size: int) -> dict:
     return result
 
 
-def run_case(saved_model_dir: str, size: int) -> None:
-    """In the child: load, warm up on a small image, then time one `size` x `size` image."""
+def run_case(model: str, size: int) -> None:
+    """In the child: load (or build), warm up on a small image, then time one `size` x `size` image."""
     import resource
 
-    predict = tf.saved_model.load(saved_model_dir).signatures[PREDICT_PIXELS]
-    predict(**{PIXELS: tf.zeros([1, 32, 32, 3], tf.uint8)})
+    if model == KERAS_EAGER:
+        keras.utils.set_random_seed(0)
+        generator = build_generator(GeneratorConfig())
+
+        def predict(pixels):
+            return tf.cast(tf.round(tf.clip_by_value(generator(tf.cast(pixels, tf.float32) / 255.0,
+                                                               training=False), 0, 1) * 255), tf.uint8)
+    else:
+        signature = tf.saved_model.load(model).signatures[PREDICT_PIXELS]
+
+        def predict(pixels):
+            return signature(**{PIXELS: pixels})[PIXELS]
+    predict(tf.zeros([1, 32, 32, 3], tf.uint8))
     loaded_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     pixels = tf.constant(np.random.default_rng(0).integers(0, 256, (1, size, size, 3), dtype=np.uint8))
     start = time.perf_counter()
-    predict(**{PIXELS: pixels})
+    predict(pixels).numpy()
     seconds = time.perf_counter() - start
     print(json.dumps({"seconds": seconds, "loaded_rss_bytes": loaded_rss}))
 
 
-def overlap_errors(generator, config: GeneratorConfig, tile_size: int, overlaps) -> list:
-    """Max |tiled - untiled| in 1/255 units, on 2 x 2-tile images whose tiles share `overlap` pixels."""
-    def upscale_window(window):
-        return generator(tf.cast(window, tf.float32)[None] / 255.0, training=False)[0]
-
-    rows = []
-    for overlap in overlaps:
-        side = 2 * tile_size - overlap
-        y, x = np.mgrid[0:side, 0:side] / side
-        pixels = (255 * np.stack([0.5 + 0.4 * np.sin(7 * x + 3 * y), x, 1 - y], axis=-1)).astype(np.uint8)
-        reference = upscale_window(tf.constant(pixels)).numpy()
-        tiled = upscale_in_tiles(upscale_window, tf.constant(pixels), config.scale,
-                                 TilingConfig(tile_size, overlap), tf.float32).numpy()
-        rows.append((overlap, 255 * np.abs(tiled - reference).max()))
-    return rows
-
-
-def benchmark_sizes(generator, config: GeneratorConfig, sizes, tile_size: int) -> None:
-    """Prints one row per input size and mode, each measured in its own process."""
+def benchmark_sizes(generator, config: GeneratorConfig, sizes, tile_sizes) -> None:
+    """Prints one row per input size and mode, each measured in its own process, then the ratios."""
     with tempfile.TemporaryDirectory() as work_dir:
-        exports = {
-            "tiled": export_saved_model(generator, config, work_dir, 1, tile_size=tile_size),
-            "untiled": export_saved_model(generator, config, work_dir, 2, tile_size=max(sizes),
-                                          tile_overlap=0),
-        }
-        print(f"{'input':>11} {'mode':>8} {'seconds':>8} {'ms/MP in':>9} {'peak RSS':>9} {'after load':>10}"
+        default = tiling_for(config)
+        models = {"tiled": export_saved_model(generator, config, work_dir, 1)}
+        for i, tile_size in enumerate(tile_sizes, start=3):
+            models[f"tiled {tile_size}"] = export_saved_model(generator, config, work_dir, i, tile_size=tile_size)
+        models["untiled"] = export_saved_model(generator, config, work_dir, 2, tile_size=max(sizes),
+                                               tile_overlap=0)
+        models[KERAS_EAGER] = KERAS_EAGER
+        print(f"default tiling: {default.tile_size}-pixel tiles, overlap {default.tile_overlap}")
+        print(f"{'input':>11} {'mode':>10} {'seconds':>8} {'ms/MP in':>9} {'peak RSS':>9} {'after load':>10}"
               "  load")
+        ratios = []
         for size in sizes:
-            for mode, saved_model_dir in exports.items():
-                label = f"{size:>5}x{size:<5} {mode:>8}"
+            seconds = {}
+            for mode, model in models.items():
+                label = f"{size:>5}x{size:<5} {mode:>10}"
                 estimate = untiled_peak_estimate(config, size)
-                if mode == "untiled" and estimate > min(MEMORY_BUDGET_BYTES, available_memory()):
+                if mode in ("untiled", KERAS_EAGER) and estimate > min(MEMORY_BUDGET_BYTES, available_memory()):
                     print(f"{label} skipped: its two largest tensors alone need {estimate / 2 ** 30:.1f} GiB "
                           f"(budget {MEMORY_BUDGET_BYTES / 2 ** 30:.0f} GiB, "
                           f"available {available_memory() / 2 ** 30:.1f} GiB)")
                     continue
-                result = measure_case(saved_model_dir, size)
+                result = measure_case(model, size)
                 if "error" in result:
                     print(f"{label} failed: {result['error']}")
                     continue
+                seconds[mode] = result["seconds"]
                 ms_per_megapixel = 1000 * result["seconds"] / (size * size / 1e6)
                 peak, loaded = result["peak_rss_bytes"] / 2 ** 30, result["loaded_rss_bytes"] / 2 ** 30
                 print(f"{label} {result['seconds']:8.1f} {ms_per_megapixel:9.0f} {peak:8.2f}G {loaded:9.2f}G"
                       f"  {os.getloadavg()[0]:.2f}")
+            if "untiled" in seconds:
+                ratios += [f"{size}x{size}: {mode} / untiled time = {seconds[mode] / seconds['untiled']:.2f}"
+                           for mode in seconds if mode.startswith("tiled ")]
+                if "tiled" in seconds:
+                    ratios.append(f"{size}x{size}: tiled / untiled time = {seconds['tiled'] / seconds['untiled']:.2f}"
+                                  " (target <= 1.15 at 512x512)")
+                if KERAS_EAGER in seconds:
+                    ratios.append(f"{size}x{size}: SavedModel / Keras eager time = "
+                                  f"{seconds['untiled'] / seconds[KERAS_EAGER]:.2f} (target <= 1.1)")
+        print("\n".join(ratios))
+
+
+def set5_images(side: int) -> list:
+    """Set5's images as uint8 arrays cropped to at most `side` x `side` (where the folder exists)."""
+    from PIL import Image
+
+    if not os.path.isdir(SET5):
+        return []
+    images = []
+    for path in find_images([SET5]):
+        with Image.open(path) as image:
+            images.append(pil_to_rgb_array(image)[:side, :side])
+    return images
+
+
+def overlap_errors(generator, scale: int, images, tile_size: int, overlaps) -> list:
+    """Per overlap, the largest |tiled - untiled| in uint8 grey levels over `images`, each upscaled whole and
+    in `tile_size` tiles, both rounded to uint8 as the SavedModel returns them."""
+    def upscale_window(window):
+        sr = generator(tf.cast(window, tf.float32)[None] / 255.0, training=False)[0]
+        return tf.cast(tf.round(tf.clip_by_value(sr, 0, 1) * 255), tf.int32)
+
+    rows = []
+    references = [upscale_window(tf.constant(image)).numpy() for image in images]
+    for overlap in overlaps:
+        worst = 0
+        for image, reference in zip(images, references):
+            tiled = upscale_in_tiles(upscale_window, tf.constant(image), scale, TilingConfig(tile_size, overlap),
+                                     tf.int32).numpy()
+            worst = max(worst, int(np.abs(tiled - reference).max()))
+        rows.append((overlap, worst))
+    return rows
+
+
+def print_overlap_errors(name: str, generator, scale: int, images, tile_size: int, overlaps) -> None:
+    print(f"Tiled vs untiled, {name}: max |difference| in uint8 grey levels ({tile_size}-pixel tiles, "
+          f"{len(images)} Set5 images):")
+    for overlap, error in overlap_errors(generator, scale, images, tile_size, overlaps):
+        print(f"  overlap {overlap:>3}: {error}")
 
 
 def main(argv):
@@ -129,27 +190,36 @@ def main(argv):
         return run_case(f.case_model, f.case_size)
     config = GeneratorConfig()
     sizes = [256] if f.quick else [int(size) for size in f.sizes]
-    tile_size = 160 if f.quick else f.tile_size
+    print(f"{cpu_description()}; {load_average()}")
     print(f"Paper generator (x{config.scale}, {config.num_residual_blocks} blocks, {config.num_filters} "
-          f"filters), random weights; tile size {tile_size}, overlap {2 * receptive_radius(config)} (exact); "
-          f"{os.cpu_count()} CPUs; {load_average()}")
+          f"filters, receptive radius {receptive_radius(config)}), random weights, float32")
     keras.utils.set_random_seed(0)  # the same random weights, so the error table is reproducible
     generator = build_generator(config)
-    benchmark_sizes(generator, config, sizes, tile_size)
-    overlaps = [0, 32, 80] if f.quick else [0, 16, 32, 48, 64, 80]
+    if sizes:
+        benchmark_sizes(generator, config, sizes, [int(size) for size in f.tile_sizes])
+    overlaps = [0, 16, 32, 80] if f.quick else [0, 8, 16, 24, 32, 48, 64, 80]
     error_tile = 96
-    print(f"Tiled vs untiled, max |difference| in 1/255 units ({error_tile}-pixel tiles, random weights):")
-    for overlap, error in overlap_errors(generator, config, error_tile, overlaps):
-        print(f"  overlap {overlap:>3}: {error:.4f}")
+    images = set5_images(2 * error_tile)
+    if images:
+        print_overlap_errors("random paper generator", generator, config.scale, images, error_tile, overlaps)
+        if f.error_model:
+            trained, trained_config, step = load_generator(f.error_model)
+            print_overlap_errors(f"{f.error_model} (step {step})", trained, trained_config.scale, images,
+                                 error_tile, overlaps)
+    else:
+        print(f"no Set5 folder at {SET5}: overlap errors not measured")
     print(load_average())
     return 0
 
 
 def _define_flags() -> None:
-    flags.DEFINE_bool("quick", False, "One 256x256 input, 160-pixel tiles, three overlaps (a few minutes).")
-    flags.DEFINE_list("sizes", ["512", "2048"], "Square input sizes to time.")
-    flags.DEFINE_integer("tile_size", DEFAULT_TILE_SIZE, "Tile size of the tiled export.", lower_bound=1)
-    flags.DEFINE_string("case_model", None, "Internal: run one case on this SavedModel and print JSON.")
+    flags.DEFINE_bool("quick", False, "One 256x256 input, four overlaps (a few minutes).")
+    flags.DEFINE_list("sizes", ["512", "2048"], "Square input sizes to time; empty: only the overlap errors.")
+    flags.DEFINE_list("tile_sizes", [], "Tile sizes of extra tiled exports to time, besides the default "
+                      f"({DEFAULT_TILE_SIZE}).")
+    flags.DEFINE_string("error_model", "", "A trained model dir whose tiling errors are measured too.")
+    flags.DEFINE_string("case_model", None, "Internal: run one case on this SavedModel (or 'keras') and print "
+                        "JSON.")
     flags.DEFINE_integer("case_size", 0, "Internal: the case's input size.")
 
 
