@@ -49,14 +49,16 @@ def tiling_for(config: GeneratorConfig, tile_size: int = DEFAULT_TILE_SIZE,
 def _axis_plan(length: tf.Tensor, tile_size: int, tile_overlap: int):
     """Window size, window starts and kept spans along one axis of `length` pixels.
 
-    Windows advance by `tile_size - tile_overlap`; the last one is moved back to end at the border, so
-    all windows have the same size. Window i keeps `[cuts[i], cuts[i + 1])`, cutting every overlap in
+    As few windows as `tile_size` allows, all of one size, the smallest that still overlaps its neighbours
+    by `tile_overlap`, spread evenly from border to border: an image a little larger than one tile costs
+    a little more than one tile, not two. Window i keeps `[cuts[i], cuts[i + 1])`, cutting every overlap in
     its middle.
     """
-    window = tf.minimum(length, tile_size)
     stride = tile_size - tile_overlap
-    count = 1 + tf.maximum(0, (length - window + stride - 1) // stride)
-    starts = tf.minimum(tf.range(count) * stride, length - window)
+    count = 1 + tf.maximum(0, (length - tile_size + stride - 1) // stride)
+    # count * window >= length + (count - 1) * overlap: neighbours overlap by at least tile_overlap.
+    window = tf.minimum(length, (length + (count - 1) * tile_overlap + count - 1) // count)
+    starts = tf.range(count) * (length - window) // tf.maximum(count - 1, 1)
     middles = (starts[1:] + starts[:-1] + window) // 2
     cuts = tf.concat([[0], middles, [length]], axis=0)
     return window, starts, cuts

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from srgan_tf.modeling.generator import build_generator, receptive_radius
 from srgan_tf.serving import saved_model
-from srgan_tf.serving.tiling import TilingConfig, tiling_for, upscale_in_tiles
+from srgan_tf.serving.tiling import TilingConfig, _axis_plan, tiling_for, upscale_in_tiles
 from tests.tiny_models import TILE_OVERLAP, TILE_SIZE, TINY, export_tiny, keras_upscale
 
 
@@ -51,3 +51,20 @@ def test_tile_settings_are_checked(model_dir, tmp_path):
         TilingConfig(32, 32)
     with pytest.raises(ValueError, match="--tile_size=16 leaves no room for the 20-pixel overlap"):
         export_tiny(model_dir[1], str(tmp_path), tile_size=16, tile_overlap=None)
+
+
+@pytest.mark.parametrize("tile_size,tile_overlap", [(384, 32), (256, 80), (64, 20), (33, 32)])
+def test_windows_are_few_equal_no_larger_than_a_tile_and_overlap_enough(tile_size, tile_overlap):
+    for length in [1, 31, 64, 100, 255, 256, 257, 511, 512, 513, 1000]:
+        window, starts, cuts = (t.numpy() for t in _axis_plan(tf.constant(length), tile_size, tile_overlap))
+        stride = tile_size - tile_overlap
+        assert len(starts) == 1 + max(0, -(-(length - tile_size) // stride))  # no more windows than needed
+        assert window <= min(length, tile_size) and starts[0] == 0 and starts[-1] + window == length
+        assert np.all(starts[:-1] + window - starts[1:] >= tile_overlap)  # neighbours share the overlap
+        assert cuts[0] == 0 and cuts[-1] == length and np.all(np.diff(cuts) > 0)
+        assert np.all(cuts[:-1] >= starts) and np.all(cuts[1:] <= starts + window)
+
+
+def test_an_image_a_little_larger_than_a_tile_costs_a_little_more_than_one_tile():
+    window, starts, _ = _axis_plan(tf.constant(512), 384, 32)
+    assert (int(window), starts.numpy().tolist()) == (272, [0, 240])  # 544 pixels computed, not 768
