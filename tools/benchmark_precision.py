@@ -20,9 +20,11 @@ import subprocess
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from absl import app, flags, logging
 
-from absl import app, flags, logging  # noqa: E402
+from srgan_tf.common.commands import quiet_tensorflow
+
+quiet_tensorflow()  # before TensorFlow is imported: no start-up lines
 
 from srgan_tf.evaluation import scoring, upscalers  # noqa: E402
 from srgan_tf.evaluation.image_pairs import find_benchmarks  # noqa: E402

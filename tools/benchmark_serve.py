@@ -23,19 +23,24 @@ import sys
 import tempfile
 import time
 
-import keras
-import numpy as np
-import tensorflow as tf
-from absl import app, flags
+from srgan_tf.common.commands import quiet_tensorflow
 
-from srgan_tf.common.image_files import find_images, pil_to_rgb_array
-from srgan_tf.config import GeneratorConfig
-from srgan_tf.modeling.generator import build_generator, receptive_radius
-from srgan_tf.serving.saved_model import export_saved_model
-from srgan_tf.serving.signatures import PIXELS, PREDICT_PIXELS
-from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE, TilingConfig, tiling_for, upscale_in_tiles
-from srgan_tf.training.acceleration import cpu_description
-from srgan_tf.training.checkpointing import load_generator
+quiet_tensorflow()  # before TensorFlow is imported: no start-up or SavedModel-writing lines
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from srgan_tf.common.image_files import find_images, pil_to_rgb_array  # noqa: E402
+from srgan_tf.config import GeneratorConfig  # noqa: E402
+from srgan_tf.modeling.generator import build_generator, receptive_radius  # noqa: E402
+from srgan_tf.serving.saved_model import export_saved_model  # noqa: E402
+from srgan_tf.serving.signatures import PIXELS, PREDICT_PIXELS  # noqa: E402
+from srgan_tf.serving.tiling import (DEFAULT_TILE_SIZE, TilingConfig, tiling_for,  # noqa: E402
+                                     upscale_in_tiles)
+from srgan_tf.training.acceleration import cpu_description  # noqa: E402
+from srgan_tf.training.checkpointing import load_generator  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SET5 = os.path.join(ROOT, "..", "shared", "data", "Set5")

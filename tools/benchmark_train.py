@@ -28,9 +28,11 @@ import sys
 import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from absl import app, flags
 
-from absl import app, flags  # noqa: E402
+from srgan_tf.common.commands import quiet_tensorflow
+
+quiet_tensorflow()  # before TensorFlow is imported: no start-up lines
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_TUTORIAL = os.path.join(ROOT, "..", "shared", "baselines", "tutorial_loop.py")

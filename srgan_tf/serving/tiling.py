@@ -17,6 +17,10 @@ from srgan_tf.config import GeneratorConfig
 from srgan_tf.modeling.generator import receptive_radius
 
 DEFAULT_TILE_SIZE = 256
+# Beyond 32 LR pixels of overlap, tiled output differs from untiled output by at most one grey level, for
+# the paper's generator even with random weights (whose influence reaches further than a trained one's):
+# `tools/benchmark_serve.py` measures it. Smaller generators get twice their receptive radius: exact.
+DEFAULT_MAX_OVERLAP = 32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,9 +40,10 @@ class TilingConfig:
 
 def tiling_for(config: GeneratorConfig, tile_size: int = DEFAULT_TILE_SIZE,
                tile_overlap: Optional[int] = None) -> TilingConfig:
-    """A tiling for `config`'s generator; the default overlap (twice the receptive radius) is exact."""
+    """A tiling for `config`'s generator; the default overlap is twice the receptive radius (exact), at most
+    `DEFAULT_MAX_OVERLAP` (within one grey level)."""
     if tile_overlap is None:
-        tile_overlap = 2 * receptive_radius(config)
+        tile_overlap = min(2 * receptive_radius(config), DEFAULT_MAX_OVERLAP)
         if tile_overlap >= tile_size:
             raise ValueError(
                 f"--tile_size={tile_size} leaves no room for the {tile_overlap}-pixel overlap that makes "

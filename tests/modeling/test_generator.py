@@ -6,8 +6,8 @@ import tensorflow as tf
 
 from srgan_tf.config import GeneratorConfig
 from srgan_tf.modeling.generator import build_generator, float32_generator
-from srgan_tf.modeling.policies import dtype_policy
 from srgan_tf.modeling.layers import PixelShuffle
+from srgan_tf.modeling.policies import dtype_policy
 from tests.tiny_models import FAST, TINY_GENERATOR, generator_of
 
 
