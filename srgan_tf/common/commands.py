@@ -192,7 +192,8 @@ def define_tiling_flags(checkpoints_only: bool = False) -> None:
     flags.DEFINE_integer("tile_size", DEFAULT_TILE_SIZE, text("input pixels per tile side (bounds memory)."),
                          lower_bound=1)
     flags.DEFINE_integer("tile_overlap", None,
-                         text("input pixels shared by neighbouring tiles (default: exact tiles)."),
+                         text("input pixels shared by neighbouring tiles (default: twice the generator's "
+                              "receptive radius, at most 32)."),
                          lower_bound=0)
     flags.DEFINE_integer("max_pixels", DEFAULT_MAX_PIXELS,
                          text("largest accepted input, in pixels per image."), lower_bound=1)
