@@ -153,7 +153,7 @@ class SuperResolutionModule(tf.Module):
         image_bytes = _check_not_empty_batch(image_bytes, IMAGE_BYTES)
         png, height, width = tf.map_fn(
             upscale_encoded, (image_bytes, tf.range(tf.size(image_bytes))),
-            fn_output_signature=(tf.string, tf.int32, tf.int32))
+            fn_output_signature=(tf.string, tf.int32, tf.int32), parallel_iterations=1)
         return {IMAGE_BYTES: png, HEIGHT: height, WIDTH: width}
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name=PIXELS)])
@@ -165,6 +165,7 @@ class SuperResolutionModule(tf.Module):
             return self._upscale(self._check_size(image, tf.shape(image)[:2], name))
 
         pixels = _check_not_empty_batch(pixels, PIXELS)
+        # One image at a time, as the tiles of an image (serving/tiling.py): memory stays bounded by a tile.
         upscaled = tf.map_fn(upscale_pixels, (pixels, tf.range(tf.shape(pixels)[0])),
-                             fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
+                             fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8), parallel_iterations=1)
         return {PIXELS: upscaled}

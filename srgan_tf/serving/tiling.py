@@ -81,10 +81,15 @@ def upscale_in_tiles(upscale_window, image: tf.Tensor, scale: int, tiling: Tilin
     window_w, starts_x, cuts_x = _axis_plan(shape[1], tiling.tile_size, tiling.tile_overlap)
     rows = tf.TensorArray(output_dtype, size=tf.size(starts_y), infer_shape=False)
     for i in tf.range(tf.size(starts_y)):
+        # One tile at a time. Graph loops otherwise run up to 10 iterations at once, which holds as many
+        # tiles in memory, and oneDNN convolutions running concurrently as iterations of one loop gave
+        # wrong pixels and crashes (seen with the bicubic-residual generator).
+        tf.autograph.experimental.set_loop_options(parallel_iterations=1)
         y = starts_y[i]
         # Pieces of a row are stacked along axis 0 transposed, so TensorArray.concat joins them along W.
         row = tf.TensorArray(output_dtype, size=tf.size(starts_x), infer_shape=False)
         for j in tf.range(tf.size(starts_x)):
+            tf.autograph.experimental.set_loop_options(parallel_iterations=1)
             x = starts_x[j]
             upscaled = upscale_window(image[y:y + window_h, x:x + window_w])
             kept = upscaled[(cuts_y[i] - y) * scale:(cuts_y[i + 1] - y) * scale,
