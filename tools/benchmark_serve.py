@@ -2,6 +2,7 @@
 
     python tools/benchmark_serve.py [--quick] [--sizes=512,2048] [--tile_sizes=192,320,384]
     python tools/benchmark_serve.py --sizes= --error_model=demo_output/srgan   # only the overlap errors
+    python tools/benchmark_serve.py --overlaps=                                # only the timings
 
 Exports the generator (random weights: speed does not depend on them) with the default tiling and as one
 window per image ("untiled"), then runs each input size in its own process through `predict_pixels`, and
@@ -202,16 +203,16 @@ def main(argv):
     generator = build_generator(config)
     if sizes:
         benchmark_sizes(generator, config, sizes, [int(size) for size in f.tile_sizes])
-    overlaps = [0, 16, 32, 80] if f.quick else [0, 8, 16, 24, 32, 48, 64, 80]
+    overlaps = [0, 16, 32, 80] if f.quick else [int(overlap) for overlap in f.overlaps]
     error_tile = 96
-    images = set5_images(2 * error_tile)
+    images = set5_images(2 * error_tile) if overlaps else []
     if images:
         print_overlap_errors("random paper generator", generator, config.scale, images, error_tile, overlaps)
         if f.error_model:
             trained, trained_config, step = load_generator(f.error_model)
             print_overlap_errors(f"{f.error_model} (step {step})", trained, trained_config.scale, images,
                                  error_tile, overlaps)
-    else:
+    elif overlaps:
         print(f"no Set5 folder at {SET5}: overlap errors not measured")
     print(load_average())
     return 0
@@ -222,6 +223,8 @@ def _define_flags() -> None:
     flags.DEFINE_list("sizes", ["512", "2048"], "Square input sizes to time; empty: only the overlap errors.")
     flags.DEFINE_list("tile_sizes", [], "Tile sizes of extra tiled exports to time, besides the default "
                       f"({DEFAULT_TILE_SIZE}).")
+    flags.DEFINE_list("overlaps", ["0", "8", "16", "24", "32", "48", "64", "80"],
+                      "Tile overlaps whose errors are measured; empty: none.")
     flags.DEFINE_string("error_model", "", "A trained model dir whose tiling errors are measured too.")
     flags.DEFINE_string("case_model", None, "Internal: run one case on this SavedModel (or 'keras') and print "
                         "JSON.")

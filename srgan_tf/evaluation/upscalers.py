@@ -78,11 +78,14 @@ def bicubic(scale: int) -> Upscaler:
 def from_generator(generator, config: GeneratorConfig, name: str, tile_size: int = DEFAULT_TILE_SIZE,
                    tile_overlap: Optional[int] = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> Upscaler:
     """A generator held in memory (during training, say), run as its export would run it: through the
-    serving module, tiled (the default overlap is exact) and with a pixel limit."""
-    module = SuperResolutionModule(float32_generator(generator, config), config.scale,
-                                   tiling_for(config, tile_size, tile_overlap), max_pixels)
+    serving module, in float32, tiled and with a pixel limit. Each call sees the generator's current weights."""
+    evaluated = float32_generator(generator, config)
+    module = SuperResolutionModule(evaluated, config.scale, tiling_for(config, tile_size, tile_overlap),
+                                   max_pixels)
 
     def predict(lr):
+        if evaluated is not generator:  # a float32 copy of a mixed-precision generator that is still training
+            evaluated.set_weights(generator.get_weights())
         # `module` is looked up here, at each call, so the upscaler keeps it (and its variables) alive.
         return module.predict_pixels(tf.constant(lr[None]))[PIXELS].numpy()[0]
 

@@ -373,10 +373,15 @@ def test_the_vgg_content_loss_compares_features_of_sr_and_hr(one_device, tmp_pat
 # ------------------------------------------------------------------------- train and evaluate agree
 
 
-def test_in_training_psnr_equals_what_the_evaluate_command_reports(one_device, tmp_path, tiny_records):
-    trainer = fast_trainer(one_device, tmp_path, ema_decay=0.5, learning_rate=1e-2)
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_in_training_psnr_equals_what_the_evaluate_command_reports(one_device, tmp_path, tiny_records, precision):
+    trainer = fast_trainer(one_device, tmp_path, ema_decay=0.5, learning_rate=1e-2, precision=precision)
+    keras.mixed_precision.set_global_policy("float32")
+    # Made before training, as the controller makes it: it must measure the weights of each evaluation's step
+    # (under mixed precision through a float32 copy of them).
+    evaluate = Evaluate(trainer, pipeline.eval_dataset(tiny_records["val"], 4))
     run_steps(trainer, repeated(one_device, *batch()), 3)
-    during_training, _ = Evaluate(trainer, pipeline.eval_dataset(tiny_records["val"], 4)).measure()
+    during_training, _ = evaluate.measure()
 
     trainer.save_checkpoint()
     checkpointing.write_model_config(str(tmp_path), generator_of(FAST))
