@@ -5,6 +5,7 @@ import keras
 from keras import layers
 
 from srgan_tf.config import DiscriminatorConfig
+from srgan_tf.modeling.layers import FusedBatchNormalization
 
 
 def build_discriminator(config: DiscriminatorConfig, patch_size: int) -> keras.Model:
@@ -17,7 +18,7 @@ def build_discriminator(config: DiscriminatorConfig, patch_size: int) -> keras.M
     widths = [f, f * 2, f * 2, f * 4, f * 4, f * 8, f * 8]
     for i, width in enumerate(widths, start=1):
         x = layers.Conv2D(width, 3, strides=2 if i % 2 else 1, padding="same", name=f"conv{i}")(x)
-        x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = FusedBatchNormalization(name=f"bn{i}")(x)
         x = layers.LeakyReLU(0.2, name=f"lrelu{i}")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(f * 16, name="dense")(x)

@@ -7,7 +7,8 @@ import keras
 from keras import layers
 
 from srgan_tf.config import GeneratorConfig
-from srgan_tf.modeling.layers import BicubicUpsample, PixelShuffle, residual_block, upsample_block
+from srgan_tf.modeling.layers import (BicubicUpsample, FusedBatchNormalization, PixelShuffle, residual_block,
+                                      upsample_block)
 from srgan_tf.modeling.policies import dtype_policy
 
 
@@ -28,7 +29,7 @@ def build_generator(config: GeneratorConfig) -> keras.Model:
                            residual_scaling=config.residual_scaling)
     x = layers.Conv2D(filters, 3, padding="same", name="body_conv")(x)
     if batch_norm:
-        x = layers.BatchNormalization(name="body_bn")(x)
+        x = FusedBatchNormalization(name="body_bn")(x)
     x = layers.Add(name="body_skip")([x, head])
     for i in range(int(math.log2(config.scale))):
         x = upsample_block(x, filters, name=f"up{i}")

@@ -1,10 +1,12 @@
-"""The layers of the networks: BicubicUpsample, PixelShuffle and VggPreprocess (modeling/layers.py)."""
+"""The layers of the networks: BicubicUpsample, PixelShuffle, VggPreprocess, FusedBatchNormalization
+(modeling/layers.py)."""
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from srgan_tf.modeling.layers import BicubicUpsample, PixelShuffle, VggPreprocess
+from srgan_tf.modeling.layers import BicubicUpsample, FusedBatchNormalization, PixelShuffle, VggPreprocess
+from srgan_tf.modeling.policies import dtype_policy
 
 
 @pytest.mark.parametrize("scale", [2, 4, 8])
@@ -35,3 +37,36 @@ def test_vgg_preprocessing_is_keras_caffe_mode():
     rgb = np.random.default_rng(0).random((2, 5, 7, 3), dtype=np.float32)
     expected = keras.applications.vgg19.preprocess_input(rgb * 255.0)
     np.testing.assert_allclose(VggPreprocess()(rgb), expected, rtol=0, atol=1e-4)  # seen: equal
+
+
+def _train_one_batch(layer, x):
+    """Output, gradients (to input, gamma, beta) and moving statistics after one training call."""
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x, training=True)
+        loss = tf.reduce_sum(tf.cast(y, tf.float32) * tf.linspace(-1.0, 1.0, x.shape[-1]))
+    gradients = tape.gradient(loss, [x, layer.gamma, layer.beta])
+    return [tf.cast(t, tf.float32) for t in [y, *gradients, layer.moving_mean, layer.moving_variance]]
+
+
+def test_fused_batch_norm_trains_as_keras_batch_norm_and_infers_with_its_code():
+    x = tf.random.stateless_normal([4, 6, 5, 8], seed=[1, 2], mean=3.0, stddev=2.0)
+    fused, plain = FusedBatchNormalization(momentum=0.5), keras.layers.BatchNormalization(momentum=0.5)
+    for layer in (fused, plain):
+        layer.build(x.shape)
+        layer.set_weights([np.linspace(0.5, 2, 8), np.linspace(-1, 1, 8), np.full(8, 0.2), np.full(8, 3.0)])
+    for got, expected in zip(_train_one_batch(fused, x), _train_one_batch(plain, x)):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    assert not np.allclose(fused.moving_variance, 3.0)  # the statistics moved: the comparison can fail
+    np.testing.assert_array_equal(fused(x, training=False), plain(x, training=False))
+    assert isinstance(FusedBatchNormalization.from_config(fused.get_config()), FusedBatchNormalization)
+
+
+def test_fused_batch_norm_trains_in_bfloat16_with_float32_statistics():
+    x = tf.random.stateless_normal([4, 6, 5, 8], seed=[3, 4])
+    with dtype_policy("mixed_bfloat16"):
+        fused = FusedBatchNormalization()
+    y = fused(x, training=True)
+    assert y.dtype == tf.bfloat16 and fused.moving_variance.dtype == "float32"
+    reference = keras.layers.BatchNormalization()(x, training=True)
+    np.testing.assert_allclose(tf.cast(y, tf.float32), reference, atol=0.05)
