@@ -113,7 +113,7 @@ class FusedBatchNormalization(layers.BatchNormalization):
 
     def call(self, inputs, training=None, mask=None):
         fusable = (training and self.trainable and mask is None and not self.renorm and self.center
-                   and self.scale and len(inputs.shape) == 4 and self.axis == 3)
+                   and self.scale and len(inputs.shape) == 4 and self.axis in (-1, 3))
         if not fusable:
             return super().call(inputs, training=training, mask=mask)
         outputs, mean, unbiased_variance = tf.compat.v1.nn.fused_batch_norm(
