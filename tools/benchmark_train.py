@@ -4,7 +4,8 @@ Measures, for each phase, the library's defaults (`--precision=auto --jit_compil
 each replica count, and every combination of precision, XLA and replica count asked for, each in a fresh
 process (logical devices can only be set up once per process), on in-memory batches so that the step is
 measured, not the input pipeline. In the same run it measures the yardsticks:
-- a plain matmul, float32 and bfloat16, 2048x2048;
+- a plain matmul, float32 and bfloat16, 2048x2048 (the `of matmul` column: of the matmul in the case's
+  compute dtype; float32's for float16);
 - in each case's process, precision and XLA setting, a conv yardstick: one 3x3 64->64 convolution on the
   generator's LR feature map `[batch, hr/scale, hr/scale, 64]`, forward only: what this machine's kernels reach
   on the shape most of the generator's FLOPs have;
@@ -163,9 +164,10 @@ def measure_case(case: dict) -> dict:
     step_s = median_seconds(lambda: trainer.train_loop(iterator, steps)["g_loss"].numpy(),
                             case["repeats"]) / case["steps"]
     gflop = step_gflop(trainer, batch, hr, scale)
-    compute_dtype = tf.bfloat16 if "bfloat16" in chosen.precision else tf.float32
+    compute_dtype = {"mixed_bfloat16": tf.bfloat16, "mixed_float16": tf.float16}.get(chosen.precision, tf.float32)
     yardstick = conv_yardstick_gflops(batch, hr // scale, compute_dtype, chosen.jit_compile)
-    return {**case, "chosen_precision": chosen.precision, "chosen_jit": chosen.jit_compile, "step_s": step_s,
+    return {**case, "chosen_precision": chosen.precision, "chosen_jit": chosen.jit_compile,
+            "matmul_dtype": "bfloat16" if compute_dtype == tf.bfloat16 else "float32", "step_s": step_s,
             "patches_per_s": batch / step_s, "gflop_per_step": gflop, "gflops": gflop / step_s,
             "yardstick_gflops": yardstick, "first_call_s": first_call}
 
@@ -219,7 +221,8 @@ def report(results, matmul: dict, tutorial) -> None:
             print(f"{_label(r):<54} failed: {r['error']}")
             continue
         print(f"{_label(r):<54} {r['patches_per_s']:>9.2f} {r['step_s']:>7.3f} {r['gflops']:>8.1f} "
-              f"{r['gflops'] / matmul['float32']:>9.2f} {r['yardstick_gflops']:>14.1f} {r['first_call_s']:>10.1f}")
+              f"{r['gflops'] / matmul[r['matmul_dtype']]:>9.2f} {r['yardstick_gflops']:>14.1f} "
+              f"{r['first_call_s']:>10.1f}")
     defaults = {(r["phase"], r["replicas"]): r for r in results if r["precision"] == "auto" and "error" not in r}
     print()
     gan, pretrain = defaults.get(("gan", 1)), defaults.get(("pretrain", 1))

@@ -4,7 +4,8 @@ in memory. The evaluate and upscale commands both load their `--model` with `loa
 Each takes one uint8 LR image `[h, w, 3]` and gives a uint8 SR image, the form in which SR results
 are saved and compared in the literature. Generators (from a checkpoint or in memory) run through the
 serving module's `predict_pixels`, as an exported SavedModel does: large images are upscaled in tiles,
-which by default give exactly the untiled result, and images over the pixel limit are refused.
+which by default give the untiled result (exactly for small generators, within one grey level for the
+paper's), and images over the pixel limit are refused.
 """
 from __future__ import annotations
 

@@ -106,14 +106,14 @@ class FusedBatchNormalization(layers.BatchNormalization):
 
     Keras 3 normalises a training batch with a dozen elementwise ops, each a pass over the activation (in
     float32, after a cast, under mixed precision); `FusedBatchNormV3` makes one pass forward and one
-    backward, bfloat16 included: the paper's pretraining step ran 27% faster in bfloat16. The variables,
+    backward, bfloat16 included: it took a quarter off the paper's pretraining step in bfloat16. The variables,
     checkpoints and moving statistics are Keras' (the moving variance averages the biased batch variance);
     inference is Keras' own code.
     """
 
     def call(self, inputs, training=None, mask=None):
-        fusable = (training and self.trainable and mask is None and not self.renorm and self.center
-                   and self.scale and len(inputs.shape) == 4 and self.axis in (-1, 3))
+        fusable = (training and self.trainable and mask is None and not self.renorm and not self.synchronized
+                   and self.center and self.scale and len(inputs.shape) == 4 and self.axis in (-1, 3))
         if not fusable:
             return super().call(inputs, training=training, mask=mask)
         outputs, mean, unbiased_variance = tf.compat.v1.nn.fused_batch_norm(

@@ -103,8 +103,8 @@ def export_saved_model(generator: keras.Model, model_config: GeneratorConfig, ex
 
     Signatures: `serving_default` (encoded images in `image_bytes` -> PNG `image_bytes`, `height`, `width`)
     and `predict_pixels` (uint8 `pixels` -> uint8 `pixels`). Images larger than `tile_size` are upscaled
-    in tiles sharing `tile_overlap` pixels (default: exact for this generator); images over `max_pixels`
-    input pixels are refused with INVALID_ARGUMENT.
+    in tiles sharing `tile_overlap` pixels (default: `tiling_for`'s, exact for small generators, within one
+    grey level for the paper's); images over `max_pixels` input pixels are refused with INVALID_ARGUMENT.
     """
     version = _version_number(version)
     tiling = tiling_for(model_config, tile_size, tile_overlap)

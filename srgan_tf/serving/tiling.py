@@ -1,8 +1,9 @@
 """Upscaling an image of any size in overlapping tiles, inside one TF graph.
 
-Memory is bounded by the tile, not the image: the generator only ever sees a `tile_size` x `tile_size`
-window. Neighbouring windows share `tile_overlap` LR pixels and each keeps the centre of that overlap,
-so every kept pixel has at least `tile_overlap // 2` pixels of real context on each side. The
+Memory is bounded by the tile, not the image: the generator only ever sees a window of at most
+`tile_size` x `tile_size`. Neighbouring windows share at least `tile_overlap` LR pixels and each keeps the
+centre of that overlap, so every kept pixel has at least `tile_overlap // 2` pixels of real context on each
+side. The
 generator's BatchNorm runs in inference mode, so tiles are independent; once the context covers the
 network's receptive field a tiled result equals the untiled one (up to float rounding).
 """
@@ -46,8 +47,8 @@ def tiling_for(config: GeneratorConfig, tile_size: int = DEFAULT_TILE_SIZE,
         tile_overlap = min(2 * receptive_radius(config), DEFAULT_MAX_OVERLAP)
         if tile_overlap >= tile_size:
             raise ValueError(
-                f"--tile_size={tile_size} leaves no room for the {tile_overlap}-pixel overlap that makes "
-                "tiles exact for this generator; use a larger --tile_size or set --tile_overlap.")
+                f"--tile_size={tile_size} leaves no room for the default {tile_overlap}-pixel overlap of "
+                "this generator; use a larger --tile_size or set --tile_overlap.")
     return TilingConfig(tile_size, tile_overlap)
 
 
@@ -63,7 +64,9 @@ def _axis_plan(length: tf.Tensor, tile_size: int, tile_overlap: int):
     count = 1 + tf.maximum(0, (length - tile_size + stride - 1) // stride)
     # count * window >= length + (count - 1) * overlap: neighbours overlap by at least tile_overlap.
     window = tf.minimum(length, (length + (count - 1) * tile_overlap + count - 1) // count)
-    starts = tf.range(count) * (length - window) // tf.maximum(count - 1, 1)
+    # In int64: the product overflows int32 for a side of about 700,000 pixels.
+    starts = tf.cast(tf.range(count, dtype=tf.int64) * tf.cast(length - window, tf.int64)
+                     // tf.cast(tf.maximum(count - 1, 1), tf.int64), length.dtype)
     middles = (starts[1:] + starts[:-1] + window) // 2
     cuts = tf.concat([[0], middles, [length]], axis=0)
     return window, starts, cuts

@@ -17,7 +17,7 @@ from absl import logging
 from srgan_tf.common import console
 from srgan_tf.config import TrainingConfig
 from srgan_tf.modeling.generator import build_generator
-from srgan_tf.training import checkpointing, distribute, schedules
+from srgan_tf.training import acceleration, checkpointing, distribute, schedules
 from srgan_tf.training.acceleration import Acceleration
 from srgan_tf.training.checkpointing import CheckpointMismatchError, CheckpointWriteError
 from srgan_tf.training.divergence import TrainingDivergedError
@@ -30,15 +30,16 @@ class Trainer:
     """Owns one run's task, step, moving average and checkpoints, and runs its training steps."""
 
     def __init__(self, strategy: tf.distribute.Strategy, config: TrainingConfig,
-                 acceleration: Acceleration = Acceleration("float32", jit_compile=False), input_state=None):
-        """`acceleration`: the precision (already the global Keras policy) and XLA setting to train with.
-        `input_state`: a trackable input iterator to checkpoint with the rest, so resuming continues the data
-        exactly where the checkpoint was written."""
+                 chosen: Optional[Acceleration] = None, input_state=None):
+        """`chosen`: the precision (already the global Keras policy) and XLA setting to train with; None:
+        resolved from `config.runtime` and made the global policy. `input_state`: a trackable input iterator
+        to checkpoint with the rest, so resuming continues the data exactly where the checkpoint was written."""
+        if chosen is None:
+            chosen = acceleration.apply(acceleration.choose(config.runtime.precision, config.runtime.jit_compile))
         self.strategy = strategy
         self.config = config
-        self.acceleration = acceleration
         self.model_dir = config.bookkeeping.model_dir
-        self.loss_scaling = acceleration.loss_scaling
+        self.loss_scaling = chosen.loss_scaling
         self.is_chief = distribute.is_chief(strategy)
         self.global_batch_size = config.data.batch_size
         self.resumed = False
@@ -71,7 +72,7 @@ class Trainer:
             checkpoint_name=CHECKPOINT_NAME)
         self.last_saved_step: Optional[int] = None
         self.workers = distribute.Workers(strategy, self.step)
-        self._gradients = tf.function(self.task.compute_gradients, jit_compile=acceleration.jit_compile)
+        self._gradients = tf.function(self.task.compute_gradients, jit_compile=chosen.jit_compile)
 
     @property
     def eval_generator(self) -> keras.Model:

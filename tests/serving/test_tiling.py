@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from srgan_tf.config import GeneratorConfig
 from srgan_tf.modeling.generator import build_generator, receptive_radius
 from srgan_tf.serving import saved_model
-from srgan_tf.serving.tiling import TilingConfig, _axis_plan, tiling_for, upscale_in_tiles
+from srgan_tf.serving.tiling import (DEFAULT_MAX_OVERLAP, TilingConfig, _axis_plan, tiling_for,
+                                     upscale_in_tiles)
 from tests.tiny_models import TILE_OVERLAP, TILE_SIZE, TINY, export_tiny, keras_upscale
 
 
@@ -49,7 +51,7 @@ def test_every_generator_variant_exports_and_tiles_exactly(variant, tmp_path, ma
 def test_tile_settings_are_checked(model_dir, tmp_path):
     with pytest.raises(ValueError, match="--tile_overlap=32 must be >= 0 and smaller than --tile_size=32"):
         TilingConfig(32, 32)
-    with pytest.raises(ValueError, match="--tile_size=16 leaves no room for the 20-pixel overlap"):
+    with pytest.raises(ValueError, match="--tile_size=16 leaves no room for the default 20-pixel overlap"):
         export_tiny(model_dir[1], str(tmp_path), tile_size=16, tile_overlap=None)
 
 
@@ -63,6 +65,17 @@ def test_windows_are_few_equal_no_larger_than_a_tile_and_overlap_enough(tile_siz
         assert np.all(starts[:-1] + window - starts[1:] >= tile_overlap)  # neighbours share the overlap
         assert cuts[0] == 0 and cuts[-1] == length and np.all(np.diff(cuts) > 0)
         assert np.all(cuts[:-1] >= starts) and np.all(cuts[1:] <= starts + window)
+
+
+def test_windows_of_a_very_long_side_start_inside_it():
+    window, starts, cuts = (t.numpy() for t in _axis_plan(tf.constant(1_000_000), 256, 32))
+    assert window == 256 and starts[0] == 0 and starts[-1] == 1_000_000 - 256 and np.all(np.diff(starts) > 0)
+
+
+def test_the_default_overlap_is_twice_the_receptive_radius_up_to_its_cap():
+    assert tiling_for(TINY).tile_overlap == 2 * receptive_radius(TINY) < DEFAULT_MAX_OVERLAP
+    paper = GeneratorConfig()
+    assert 2 * receptive_radius(paper) > DEFAULT_MAX_OVERLAP == tiling_for(paper).tile_overlap
 
 
 def test_an_image_a_little_larger_than_a_tile_costs_a_little_more_than_one_tile():
