@@ -129,15 +129,15 @@ def conv_yardstick_gflops(batch: int, side: int, dtype, jit_compile: bool, chain
 def measure_case(case: dict) -> dict:
     """Builds a trainer for one case and times `steps`-step calls of its training loop, then the conv
     yardstick in the same precision and XLA setting."""
-    from srgan_tf.training import acceleration, distribute
+    from srgan_tf.training import distribute
     distribute.split_cpu(case["replicas"])
+    import keras
     import tensorflow as tf
 
     from srgan_tf.config import (BookkeepingConfig, DataConfig, GeneratorConfig, LossConfig, RuntimeConfig,
                                  TrainingConfig)
     from srgan_tf.training.trainer import Trainer
 
-    chosen = acceleration.apply(acceleration.choose(case["precision"], case["jit"]))
     devices = [d.name for d in tf.config.list_logical_devices("CPU")]
     strategy = (tf.distribute.MirroredStrategy(devices) if case["replicas"] > 1
                 else tf.distribute.OneDeviceStrategy(devices[0]))
@@ -147,7 +147,8 @@ def measure_case(case: dict) -> dict:
         generator=GeneratorConfig(scale=scale), loss=LossConfig(vgg_weights="none"),
         runtime=RuntimeConfig(jit_compile=case["jit"], precision=case["precision"], seed=0),
         bookkeeping=BookkeepingConfig(model_dir=tempfile.mkdtemp(prefix="benchmark_train_")))
-    trainer = Trainer(strategy, config, chosen)
+    trainer = Trainer(strategy, config)
+    chosen = trainer.acceleration
 
     high = tf.random.stateless_uniform([batch, hr, hr, 3], seed=[0, 1])
     low = tf.image.resize(high, [hr // scale, hr // scale], "bicubic", antialias=True)
@@ -164,7 +165,7 @@ def measure_case(case: dict) -> dict:
     step_s = median_seconds(lambda: trainer.train_loop(iterator, steps)["g_loss"].numpy(),
                             case["repeats"]) / case["steps"]
     gflop = step_gflop(trainer, batch, hr, scale)
-    compute_dtype = {"mixed_bfloat16": tf.bfloat16, "mixed_float16": tf.float16}.get(chosen.precision, tf.float32)
+    compute_dtype = tf.as_dtype(keras.config.dtype_policy().compute_dtype)
     yardstick = conv_yardstick_gflops(batch, hr // scale, compute_dtype, chosen.jit_compile)
     return {**case, "chosen_precision": chosen.precision, "chosen_jit": chosen.jit_compile,
             "matmul_dtype": "bfloat16" if compute_dtype == tf.bfloat16 else "float32", "step_s": step_s,

@@ -12,7 +12,7 @@ from absl import logging
 from srgan_tf.common import console
 from srgan_tf.config import BookkeepingConfig, GeneratorConfig, TrainingConfig
 from srgan_tf.data import pipeline
-from srgan_tf.training import acceleration, checkpointing, distribute
+from srgan_tf.training import checkpointing, distribute
 from srgan_tf.training.checkpointing import size_in_bytes
 from srgan_tf.training.controller import TrainingController
 from srgan_tf.training.distribute import ResumableInput
@@ -81,8 +81,8 @@ def check_disk_space(trainer: Trainer, c: BookkeepingConfig) -> None:
 
 
 def prepare_training(config: TrainingConfig):
-    """Checks the inputs and outputs, sets up devices and precision, and builds the trainer (resumed or
-    warm-started) with its distributed training input. Returns `(trainer, train_input)`."""
+    """Checks the inputs and outputs, sets up devices, and builds the trainer (which picks the precision and
+    XLA; resumed or warm-started) with its distributed training input. Returns `(trainer, train_input)`."""
     data, runtime, bookkeeping = config.data, config.runtime, config.bookkeeping
     _require_records(data.train_records, "train_records")
     if data.val_records:
@@ -92,7 +92,6 @@ def prepare_training(config: TrainingConfig):
         keras.utils.set_random_seed(runtime.seed)
     if runtime.deterministic:
         tf.config.experimental.enable_op_determinism()
-    chosen = acceleration.apply(acceleration.choose(runtime.precision, runtime.jit_compile))
     is_chief = distribute.is_chief(strategy)
     if is_chief:
         check_writable(bookkeeping.model_dir, "model_dir")
@@ -100,16 +99,16 @@ def prepare_training(config: TrainingConfig):
             check_writable(bookkeeping.export_dir, "export_dir")
         check_model_config(bookkeeping.model_dir, config.generator)
         checkpointing.write_model_config(bookkeeping.model_dir, config.generator)
-    logging.info("%s phase: %d replica(s) with %s, %s%s", config.phase, strategy.num_replicas_in_sync,
-                 type(strategy).__name__, chosen.describe(), ", deterministic" if runtime.deterministic else "")
 
     def dataset_fn(resume_step: int = 0):
         return pipeline.train_dataset_fn(data, config.generator.scale, config.pipeline_seed, resume_step)
 
     # A deterministic run checkpoints its input position, so its input must exist before the restore.
     resumable_input = ResumableInput(strategy, dataset_fn()) if runtime.deterministic else None
-    trainer = Trainer(strategy, config, chosen,
-                      input_state=resumable_input.iterator if resumable_input else None)
+    trainer = Trainer(strategy, config, input_state=resumable_input.iterator if resumable_input else None)
+    logging.info("%s phase: %d replica(s) with %s, %s%s", config.phase, strategy.num_replicas_in_sync,
+                 type(strategy).__name__, trainer.acceleration.describe(),
+                 ", deterministic" if runtime.deterministic else "")
     if is_chief:
         check_disk_space(trainer, bookkeeping)
     logging.info(trainer.restore_or_initialize())

@@ -18,7 +18,6 @@ from srgan_tf.common import console
 from srgan_tf.config import TrainingConfig
 from srgan_tf.modeling.generator import build_generator
 from srgan_tf.training import acceleration, checkpointing, distribute, schedules
-from srgan_tf.training.acceleration import Acceleration
 from srgan_tf.training.checkpointing import CheckpointMismatchError, CheckpointWriteError
 from srgan_tf.training.divergence import TrainingDivergedError
 from srgan_tf.training.tasks import Task, make_task
@@ -29,17 +28,16 @@ CHECKPOINT_NAME = "ckpt"
 class Trainer:
     """Owns one run's task, step, moving average and checkpoints, and runs its training steps."""
 
-    def __init__(self, strategy: tf.distribute.Strategy, config: TrainingConfig,
-                 chosen: Optional[Acceleration] = None, input_state=None):
-        """`chosen`: the precision (already the global Keras policy) and XLA setting to train with; None:
-        resolved from `config.runtime` and made the global policy. `input_state`: a trackable input iterator
-        to checkpoint with the rest, so resuming continues the data exactly where the checkpoint was written."""
-        if chosen is None:
-            chosen = acceleration.apply(acceleration.choose(config.runtime.precision, config.runtime.jit_compile))
+    def __init__(self, strategy: tf.distribute.Strategy, config: TrainingConfig, input_state=None):
+        """Resolves `config.runtime`'s precision (made the global Keras policy) and XLA setting for this
+        machine, then builds the task's networks. `input_state`: a trackable input iterator to checkpoint with
+        the rest, so resuming continues the data exactly where the checkpoint was written."""
+        runtime = config.runtime
+        self.acceleration = acceleration.apply(acceleration.choose(runtime.precision, runtime.jit_compile))
         self.strategy = strategy
         self.config = config
         self.model_dir = config.bookkeeping.model_dir
-        self.loss_scaling = chosen.loss_scaling
+        self.loss_scaling = self.acceleration.loss_scaling
         self.is_chief = distribute.is_chief(strategy)
         self.global_batch_size = config.data.batch_size
         self.resumed = False
@@ -72,7 +70,7 @@ class Trainer:
             checkpoint_name=CHECKPOINT_NAME)
         self.last_saved_step: Optional[int] = None
         self.workers = distribute.Workers(strategy, self.step)
-        self._gradients = tf.function(self.task.compute_gradients, jit_compile=chosen.jit_compile)
+        self._gradients = tf.function(self.task.compute_gradients, jit_compile=self.acceleration.jit_compile)
 
     @property
     def eval_generator(self) -> keras.Model:

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from srgan_tf.common import imaging
 from srgan_tf.config import training_config
-from srgan_tf.training import acceleration, checkpointing
+from srgan_tf.training import checkpointing
 from srgan_tf.training.trainer import Trainer
 from tests.tiny_models import FAST, MODEL, generator_of
 
@@ -22,11 +22,10 @@ def make_trainer(strategy, model_dir, phase="pretrain", precision="float32", mod
     Seeded as the job seeds a run with --seed before it builds the networks, so their first weights do not
     depend on what ran before in this process.
     """
-    config = training_config(**{"model_dir": str(model_dir), "phase": phase, "jit_compile": "off", "seed": 1,
-                                **data, **model, **overrides})
+    config = training_config(**{"model_dir": str(model_dir), "phase": phase, "precision": precision,
+                                "jit_compile": "off", "seed": 1, **data, **model, **overrides})
     keras.utils.set_random_seed(config.runtime.seed)
-    chosen = acceleration.apply(acceleration.choose(precision, config.runtime.jit_compile))
-    return Trainer(strategy, config, chosen)
+    return Trainer(strategy, config)
 
 
 def fast_trainer(strategy, model_dir, model=FAST, **overrides):
