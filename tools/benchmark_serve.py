@@ -34,6 +34,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from srgan_tf.common.image_files import find_images, pil_to_rgb_array  # noqa: E402
+from srgan_tf.common.imaging import to_float, to_uint8  # noqa: E402
 from srgan_tf.config import GeneratorConfig  # noqa: E402
 from srgan_tf.modeling.generator import build_generator, receptive_radius  # noqa: E402
 from srgan_tf.serving.saved_model import export_saved_model  # noqa: E402
@@ -89,8 +90,7 @@ def run_case(model: str, size: int) -> None:
         generator = build_generator(GeneratorConfig())
 
         def predict(pixels):
-            return tf.cast(tf.round(tf.clip_by_value(generator(tf.cast(pixels, tf.float32) / 255.0,
-                                                               training=False), 0, 1) * 255), tf.uint8)
+            return to_uint8(generator(to_float(pixels), training=False))
     else:
         signature = tf.saved_model.load(model).signatures[PREDICT_PIXELS]
 
@@ -167,8 +167,7 @@ def overlap_errors(generator, scale: int, images, tile_size: int, overlaps) -> l
     """Per overlap, the largest |tiled - untiled| in uint8 grey levels over `images`, each upscaled whole and
     in `tile_size` tiles, both rounded to uint8 as the SavedModel returns them."""
     def upscale_window(window):
-        sr = generator(tf.cast(window, tf.float32)[None] / 255.0, training=False)[0]
-        return tf.cast(tf.round(tf.clip_by_value(sr, 0, 1) * 255), tf.int32)
+        return tf.cast(to_uint8(generator(to_float(window)[None], training=False)[0]), tf.int32)
 
     rows = []
     references = [upscale_window(tf.constant(image)).numpy() for image in images]

@@ -3,9 +3,8 @@
 Memory is bounded by the tile, not the image: the generator only ever sees a window of at most
 `tile_size` x `tile_size`. Neighbouring windows share at least `tile_overlap` LR pixels and each keeps the
 centre of that overlap, so every kept pixel has at least `tile_overlap // 2` pixels of real context on each
-side. The
-generator's BatchNorm runs in inference mode, so tiles are independent; once the context covers the
-network's receptive field a tiled result equals the untiled one (up to float rounding).
+side. The generator's BatchNorm runs in inference mode, so tiles are independent; once the context covers
+the network's receptive field a tiled result equals the untiled one (up to float rounding).
 """
 from __future__ import annotations
 
