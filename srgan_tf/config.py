@@ -11,12 +11,16 @@ import dataclasses
 import json
 import math
 import typing
-from typing import Optional
+from typing import Optional, Tuple
 
 from srgan_tf import SUPPORTED_SCALES
 
-# Names used by the paper for the VGG19 feature maps, mapped to Keras layer names.
+# Names used by the papers for the VGG19 feature maps, mapped to Keras layer names. SRGAN's "vgg54" is
+# block5_conv4 after its ReLU; ESRGAN compares features before it ("_before_relu"), which keep the sign and
+# magnitude the ReLU drops.
+BEFORE_RELU = "_before_relu"
 VGG_LAYERS = {"vgg54": "block5_conv4", "vgg22": "block2_conv2"}
+VGG_LAYERS.update({name + BEFORE_RELU: layer for name, layer in list(VGG_LAYERS.items())})
 
 
 def setting(default, help: str, choices=None, lower_bound=None):
@@ -79,14 +83,19 @@ class DataConfig(Settings):
 class GeneratorConfig(Settings):
     """The generator's shape: saved beside checkpoints, so exports and tools rebuild the same network."""
 
+    generator: str = setting("srresnet", "srresnet: SRGAN's generator (and EDSR's, without BatchNorm); rrdb: "
+                                         "ESRGAN's residual-in-residual dense blocks.", choices=("srresnet", "rrdb"))
     scale: int = setting(4, "Upscaling factor.", choices=SUPPORTED_SCALES)
-    num_residual_blocks: int = setting(16, "Residual blocks in the generator.", lower_bound=0)
+    num_residual_blocks: int = setting(16, "Residual blocks in the generator (SRResNet: 16 in the paper), or "
+                                           "residual-in-residual dense blocks (RRDB: 23 in the paper).",
+                                       lower_bound=0)
     num_filters: int = setting(64, "Filters in the generator's body.", lower_bound=1)
+    growth_channels: int = setting(32, "RRDB: channels each convolution of a dense block adds.", lower_bound=1)
     generator_batch_norm: bool = setting(
-        True, "BatchNorm in the generator (SRResNet); --nogenerator_batch_norm: none, as in EDSR, whose blocks "
-              "train faster and need no batch statistics.")
-    residual_scaling: float = setting(1.0, "Residual branches are multiplied by this (EDSR: 0.1 for wide "
-                                           "networks).")
+        True, "SRResNet: BatchNorm in the generator; --nogenerator_batch_norm: none, as in EDSR, whose blocks "
+              "train faster and need no batch statistics. RRDB has none.")
+    residual_scaling: float = setting(1.0, "SRResNet: residual branches are multiplied by this (EDSR: 0.1 for "
+                                           "wide networks). RRDB scales its own by 0.2, as the paper.")
     bicubic_residual: bool = setting(
         False, "The generator adds its output to a bicubic upsample of its input (VDSR), so it learns only the "
                "detail bicubic misses and starts at bicubic quality.")
@@ -94,6 +103,9 @@ class GeneratorConfig(Settings):
     def _check(self) -> None:
         if not self.residual_scaling > 0:
             raise ValueError(f"--residual_scaling={self.residual_scaling} must be positive.")
+        if self.generator == "rrdb" and self.residual_scaling != 1.0:
+            raise ValueError(f"--residual_scaling={self.residual_scaling} is SRResNet's: --generator=rrdb "
+                             f"scales its residuals by 0.2, as the paper.")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -110,22 +122,37 @@ class GeneratorConfig(Settings):
 class DiscriminatorConfig(Settings):
     """The discriminator's shape; its input is an HR patch of --hr_patch_size."""
 
+    discriminator: str = setting("vgg", "vgg: SRGAN's (8 convolutions, a 1024-wide dense layer); vgg128: "
+                                        "ESRGAN's (10 convolutions, 4x4 strided ones, a 100-wide dense layer).",
+                                 choices=("vgg", "vgg128"))
     discriminator_filters: int = setting(64, "Filters in the discriminator's first layer.", lower_bound=1)
 
 
 @dataclasses.dataclass(frozen=True)
 class LossConfig(Settings):
-    """What the losses compare: pixels, VGG19 features, and the adversarial term's weight."""
+    """What the losses compare and how they are weighed. The GAN phase trains the generator with
+    `content + adversarial_weight * adversarial + pixel_weight * pixel` (ESRGAN's L = L_percep + lambda L_G +
+    eta L_1)."""
 
-    pixel_loss: str = setting("mse", "Pixel loss of pretraining, and of the GAN phase with --content_loss=pixel.",
-                              choices=("mse", "l1"))
+    pixel_loss: str = setting("mse", "Pixel loss of pretraining, of the GAN phase with --content_loss=pixel, and "
+                                     "of its --pixel_weight term.", choices=("mse", "l1"))
     content_loss: str = setting("vgg", "GAN phase content loss: VGG19 features, or --pixel_loss on pixels "
                                        "(SRGAN-MSE).", choices=("vgg", "pixel"))
-    vgg_layer: str = setting("vgg54", "VGG19 features for the content loss.", choices=sorted(VGG_LAYERS))
+    content_loss_type: str = setting("mse", "How VGG features are compared: mse (SRGAN) or l1 (ESRGAN).",
+                                     choices=("mse", "l1"))
+    vgg_layer: str = setting("vgg54", "VGG19 features for the content loss; *_before_relu: before the layer's "
+                                      "ReLU (ESRGAN: vgg54_before_relu).", choices=sorted(VGG_LAYERS))
     vgg_weights: str = setting("imagenet", "'imagenet' (downloaded by Keras), 'none' (random, seeded) or a path "
                                            "to a weights file.")
     vgg_feature_scale: float = setting(1.0 / 12.75, "VGG features are multiplied by this before the MSE.")
-    adversarial_weight: float = setting(1e-3, "Weight of the adversarial loss in the generator's loss.")
+    adversarial: str = setting(
+        "vanilla", "vanilla: D tells real from fake (SRGAN); relativistic: D tells whether real is more "
+                   "realistic than the average fake and fake less than the average real (RaGAN, ESRGAN).",
+        choices=("vanilla", "relativistic"))
+    adversarial_weight: float = setting(1e-3, "Weight of the adversarial loss in the generator's loss (SRGAN "
+                                              "1e-3, ESRGAN 5e-3).", lower_bound=0.0)
+    pixel_weight: float = setting(0.0, "Weight of a --pixel_loss term in the GAN phase generator's loss "
+                                       "(ESRGAN: 1e-2 with --pixel_loss=l1).", lower_bound=0.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,11 +162,15 @@ class OptimizationConfig(Settings):
     train_steps: int = setting(1_000_000, "Total steps of this phase.", lower_bound=1)
     learning_rate: float = setting(1e-4, "Adam learning rate (the peak, after any warm-up).")
     lr_schedule: str = setting("step", "step: --learning_rate, then --lr_after_decay from --lr_decay_step on; "
+                                       "multistep: multiplied by --lr_decay_factor at each of --lr_milestones; "
                                        "cosine: from --learning_rate down to --lr_after_decay at --train_steps.",
-                               choices=("step", "cosine"))
+                               choices=("step", "multistep", "cosine"))
     lr_decay_step: int = setting(0, "Step at which the step schedule drops to --lr_after_decay; 0: never.",
                                  lower_bound=0)
     lr_after_decay: float = setting(1e-5, "Learning rate after --lr_decay_step (step), or at the end (cosine).")
+    lr_milestones: str = setting("", "multistep: comma-separated steps, increasing, at which the rate is "
+                                     "multiplied by --lr_decay_factor (ESRGAN: 50000,100000,200000,300000).")
+    lr_decay_factor: float = setting(0.5, "multistep: what the rate is multiplied by at each milestone.")
     warmup_steps: int = setting(0, "Steps of linear warm-up to --learning_rate (step i: (i + 1) / warmup of "
                                    "it).", lower_bound=0)
     beta1: float = setting(0.9, "Adam beta_1.")
@@ -161,6 +192,29 @@ class OptimizationConfig(Settings):
         if 0 < self.lr_decay_step <= self.warmup_steps:
             raise ValueError(f"--lr_decay_step={self.lr_decay_step} must come after the "
                              f"--warmup_steps={self.warmup_steps}.")
+        self._check_milestones()
+
+    def _check_milestones(self) -> None:
+        named = f"--lr_milestones={self.lr_milestones}"
+        if self.lr_schedule == "multistep" and not self.lr_milestones:
+            raise ValueError("--lr_schedule=multistep needs --lr_milestones.")
+        if not self.lr_milestones:
+            return
+        if self.lr_schedule != "multistep":
+            raise ValueError(f"{named} belongs to --lr_schedule=multistep, not {self.lr_schedule}.")
+        try:
+            steps = self.milestones
+        except ValueError as error:
+            raise ValueError(f"{named}: not comma-separated integers ({error}).") from error
+        if any(b <= a for a, b in zip((self.warmup_steps,) + steps, steps)):
+            raise ValueError(f"{named} must increase and come after the --warmup_steps={self.warmup_steps}.")
+        if not 0.0 < self.lr_decay_factor <= 1.0:
+            raise ValueError(f"--lr_decay_factor={self.lr_decay_factor} must be in (0, 1].")
+
+    @property
+    def milestones(self) -> Tuple[int, ...]:
+        """--lr_milestones as integers."""
+        return tuple(int(step) for step in self.lr_milestones.split(",") if step.strip())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -256,8 +310,10 @@ GROUPS = {name: hint for name, hint in typing.get_type_hints(TrainingConfig).ite
 
 
 def settings_of(config_class) -> list:
-    """The fields of a config class that are settings (not groups): one flag each."""
-    return [field for field in dataclasses.fields(config_class) if field.name not in GROUPS]
+    """The fields of a config class that are settings (not groups of settings): one flag each. A setting may
+    share its group's name (`--generator` chooses the network the `generator` group shapes)."""
+    hints = typing.get_type_hints(config_class)
+    return [field for field in dataclasses.fields(config_class) if not dataclasses.is_dataclass(hints[field.name])]
 
 
 def training_config(**settings) -> TrainingConfig:

@@ -21,6 +21,14 @@ def test_model_configs_written_before_the_generator_options_load_as_the_paper_ne
     ({"lr_schedule": "linear"}, "--lr_schedule"),
     ({"lr_schedule": "cosine", "lr_decay_step": 10}, "--lr_decay_step=10 belongs to --lr_schedule=step"),
     ({"warmup_steps": 10, "lr_decay_step": 10}, "--lr_decay_step=10 must come after the --warmup_steps"),
+    ({"lr_schedule": "multistep"}, "--lr_schedule=multistep needs --lr_milestones"),
+    ({"lr_milestones": "10,20"}, "--lr_milestones=10,20 belongs to --lr_schedule=multistep, not step"),
+    ({"lr_schedule": "multistep", "lr_milestones": "10,x"}, "--lr_milestones=10,x: not comma-separated"),
+    ({"lr_schedule": "multistep", "lr_milestones": "20,10"}, "--lr_milestones=20,10 must increase"),
+    ({"lr_schedule": "multistep", "lr_milestones": "10", "lr_decay_factor": 2.0}, "--lr_decay_factor=2.0"),
+    ({"generator": "rrdb", "residual_scaling": 0.1}, "--residual_scaling=0.1 is SRResNet's"),
+    ({"adversarial": "wgan"}, "--adversarial"),
+    ({"pixel_weight": -1.0}, "--pixel_weight=-1.0 must be >= 0"),
 ])
 def test_settings_that_cannot_work_are_refused_by_flag_name(overrides, named):
     with pytest.raises(ValueError, match=named):

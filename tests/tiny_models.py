@@ -20,14 +20,20 @@ TINY = GeneratorConfig(num_residual_blocks=1, num_filters=8, scale=2)
 STEP = 7
 TILE_SIZE, TILE_OVERLAP, MAX_PIXELS = 32, 20, 100 * 100
 
-# A small generator, for the tests of the networks themselves.
+# Small generators, for the tests of the networks themselves.
 TINY_GENERATOR = dict(num_residual_blocks=2, num_filters=16)
+RRDB_GENERATOR = dict(num_residual_blocks=1, num_filters=8, growth_channels=4)
 # The networks of the trainer tests, as settings: one residual block of 8 filters, a 4-filter discriminator
 # on 16-pixel patches, random VGG22 features.
 MODEL = dict(num_residual_blocks=1, num_filters=8, hr_patch_size=16, discriminator_filters=4, vgg_layer="vgg22",
              vgg_weights="none")
 # The fast-learning generator: BatchNorm-free blocks over a bicubic upsample.
 FAST = dict(MODEL, num_residual_blocks=2, num_filters=16, generator_batch_norm=False, bicubic_residual=True)
+# ESRGAN's networks and losses, tiny: RRDBNet, the VGG128 discriminator, RaGAN, L1 on features before the ReLU
+# plus a weighted L1 pixel term.
+ESRGAN = dict(MODEL, generator="rrdb", **RRDB_GENERATOR, discriminator="vgg128", adversarial="relativistic",
+              vgg_layer="vgg22_before_relu", content_loss_type="l1", pixel_loss="l1", pixel_weight=1e-2,
+              adversarial_weight=5e-3)
 
 
 def generator_of(settings: dict) -> GeneratorConfig:

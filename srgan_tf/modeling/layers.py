@@ -1,4 +1,4 @@
-"""Serialisable building blocks of the SRGAN networks (no Lambda layers)."""
+"""Serialisable building blocks of the SRGAN and ESRGAN networks (no Lambda layers)."""
 from __future__ import annotations
 
 import keras
@@ -146,3 +146,44 @@ def upsample_block(x, filters: int, name: str):
     x = layers.Conv2D(filters * 4, 3, padding="same", name=f"{name}_conv")(x)
     x = PixelShuffle(2, name=f"{name}_shuffle")(x)
     return layers.PReLU(shared_axes=[1, 2], name=f"{name}_prelu")(x)
+
+
+# ESRGAN's residual scaling (beta) of dense blocks and of residual-in-residual blocks.
+RRDB_RESIDUAL_SCALING = 0.2
+# ESRGAN's "smaller initialisation": He-normal weights times 0.1 in the dense blocks, so the residual branches
+# start near zero and the deep network trains stably (variance 2/fan_in times 0.1 squared).
+DENSE_INITIALIZER = dict(kernel_initializer=keras.initializers.VarianceScaling(0.02, "fan_in", "untruncated_normal"))
+
+
+def _scaled_add(x, y, name: str):
+    y = layers.Rescaling(RRDB_RESIDUAL_SCALING, name=f"{name}_scale")(y)
+    return layers.Add(name=f"{name}_add")([x, y])
+
+
+def dense_block(x, filters: int, growth_channels: int, name: str):
+    """ESRGAN's residual dense block: four 3x3 convolutions adding `growth_channels` each to all the features
+    before them, LeakyReLU 0.2, a fifth back to `filters`, scaled by 0.2 and added to the input."""
+    features = [x]
+    for i in range(1, 5):
+        inputs = features[0] if i == 1 else layers.Concatenate(name=f"{name}_concat{i}")(features)
+        y = layers.Conv2D(growth_channels, 3, padding="same", name=f"{name}_conv{i}", **DENSE_INITIALIZER)(inputs)
+        features.append(layers.LeakyReLU(0.2, name=f"{name}_lrelu{i}")(y))
+    y = layers.Concatenate(name=f"{name}_concat5")(features)
+    y = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv5", **DENSE_INITIALIZER)(y)
+    return _scaled_add(x, y, name)
+
+
+def rrdb_block(x, filters: int, growth_channels: int, name: str):
+    """Residual-in-residual dense block: three dense blocks in a row, scaled by 0.2 and added to the input."""
+    y = x
+    for i in range(1, 4):
+        y = dense_block(y, filters, growth_channels, name=f"{name}_rdb{i}")
+    return _scaled_add(x, y, name)
+
+
+def nearest_upsample_block(x, filters: int, name: str):
+    """ESRGAN's upsampler: nearest-neighbour x2, 3x3 convolution, LeakyReLU 0.2 (no checkerboard artefacts of
+    a transposed convolution; pixel shuffle is SRResNet's)."""
+    x = layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_nearest")(x)
+    x = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv")(x)
+    return layers.LeakyReLU(0.2, name=f"{name}_lrelu")(x)

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from srgan_tf.config import VGG_LAYERS, LossConfig
+from srgan_tf.config import BEFORE_RELU, VGG_LAYERS, LossConfig
 from srgan_tf.modeling.layers import VggPreprocess
 from srgan_tf.modeling.policies import dtype_policy
 
@@ -33,9 +33,17 @@ def _seeded_init(model: keras.Model, seed: int) -> None:
             ])
 
 
+def _features_before_relu(conv: layers.Conv2D):
+    """What `conv` computes before its ReLU: a linear copy of it, with its weights, on its input."""
+    linear = layers.Conv2D(conv.filters, conv.kernel_size, padding=conv.padding, name=conv.name + BEFORE_RELU)
+    features = linear(conv.input)
+    linear.set_weights(conv.get_weights())
+    return features
+
+
 def build_vgg_features(config: LossConfig, seed: int = 0) -> keras.Model:
-    """Frozen VGG19 up to the configured layer, taking RGB in [0, 1]; float32 weights, computing in the
-    global policy's dtype (float32 under mixed_float16).
+    """Frozen VGG19 up to the configured layer (after its ReLU, or before it for `*_before_relu`), taking RGB
+    in [0, 1]; float32 weights, computing in the global policy's dtype (float32 under mixed_float16).
 
     `vgg_weights`: "imagenet" (Keras' download and cache), "none" (random, seeded) or a local weights file.
     """
@@ -57,7 +65,9 @@ def build_vgg_features(config: LossConfig, seed: int = 0) -> keras.Model:
         if weights == "none":
             _seeded_init(vgg, seed)
         rgb = keras.Input((None, None, 3), name="rgb")
-        features = keras.Model(vgg.input, vgg.get_layer(VGG_LAYERS[config.vgg_layer]).output)
+        layer = vgg.get_layer(VGG_LAYERS[config.vgg_layer])
+        output = _features_before_relu(layer) if config.vgg_layer.endswith(BEFORE_RELU) else layer.output
+        features = keras.Model(vgg.input, output)
         model = keras.Model(rgb, features(VggPreprocess(dtype="float32", name="vgg_preprocess")(rgb)),
                             name=f"vgg19_{config.vgg_layer}")
     model.trainable = False

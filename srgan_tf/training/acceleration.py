@@ -92,6 +92,17 @@ def choose(precision: str = "auto", jit_compile: str = "auto", has_gpu=None, fea
     return Acceleration(precision, jit, "; ".join(reasons))
 
 
+def without_xla(acceleration: Acceleration, jit_compile: str, why: str) -> Acceleration:
+    """`acceleration` with XLA turned off because the step does something XLA-compiled steps cannot (`why`);
+    a run that asked for XLA (`jit_compile="on"`) is refused instead, naming the flag."""
+    if not acceleration.jit_compile:
+        return acceleration
+    if jit_compile == "on":
+        raise ValueError(f"--jit_compile=on: {why}; use --jit_compile=off or auto.")
+    reason = "; ".join(filter(None, [acceleration.reason, f"XLA off: {why}"]))
+    return dataclasses.replace(acceleration, jit_compile=False, reason=reason)
+
+
 def apply(acceleration: Acceleration) -> Acceleration:
     """Makes the precision the global Keras policy, for the networks built from now on."""
     keras.mixed_precision.set_global_policy(acceleration.precision)

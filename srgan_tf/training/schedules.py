@@ -1,4 +1,5 @@
-"""The learning rate as a function of the step: linear warm-up, then constant, one step down, or cosine.
+"""The learning rate as a function of the step: linear warm-up, then constant, one step down, steps down by a
+factor at milestones, or cosine.
 
 A constant rate stays a plain float, which Keras keeps as a variable of the optimizer (as checkpoints
 written before schedules existed hold it); the trainer sets that variable from the flags after a restore.
@@ -20,13 +21,15 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
     """`peak * (step + 1) / warmup_steps` during the warm-up, then the `kind` schedule:
 
     - "step": `peak` until `decay_step` (0: forever), `final` from there on;
+    - "multistep": `peak` times `factor` to the power of the `milestones` reached (ESRGAN's halvings);
     - "cosine": from `peak` at the end of the warm-up down to `final` at `total_steps` (BasicSR, Real-ESRGAN).
     """
 
     def __init__(self, peak: float, kind: str = "step", warmup_steps: int = 0, decay_step: int = 0,
-                 final: float = 0.0, total_steps: int = 1):
+                 final: float = 0.0, total_steps: int = 1, milestones=(), factor: float = 0.5):
         self.peak, self.kind, self.warmup_steps = peak, kind, warmup_steps
         self.decay_step, self.final, self.total_steps = decay_step, final, total_steps
+        self.milestones, self.factor = tuple(milestones), factor
 
     def __call__(self, step):
         step = tf.cast(step, tf.float32)
@@ -34,6 +37,9 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
             span = max(self.total_steps - self.warmup_steps, 1)
             progress = tf.clip_by_value((step - self.warmup_steps) / span, 0.0, 1.0)
             rate = self.final + 0.5 * (self.peak - self.final) * (1.0 + tf.cos(math.pi * progress))
+        elif self.kind == "multistep":
+            reached = tf.reduce_sum(tf.cast(step >= tf.constant(self.milestones, tf.float32), tf.float32))
+            rate = self.peak * tf.pow(tf.constant(self.factor, tf.float32), reached)
         elif self.decay_step > 0:
             rate = tf.where(step >= self.decay_step, self.final, self.peak)
         else:
@@ -44,12 +50,13 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     def get_config(self):
         return dict(peak=self.peak, kind=self.kind, warmup_steps=self.warmup_steps, decay_step=self.decay_step,
-                    final=self.final, total_steps=self.total_steps)
+                    final=self.final, total_steps=self.total_steps, milestones=list(self.milestones),
+                    factor=self.factor)
 
 
 def learning_rate_schedule(config: OptimizationConfig) -> WarmupDecay:
     return WarmupDecay(config.learning_rate, config.lr_schedule, config.warmup_steps, config.lr_decay_step,
-                       config.lr_after_decay, config.train_steps)
+                       config.lr_after_decay, config.train_steps, config.milestones, config.lr_decay_factor)
 
 
 def is_constant(config: OptimizationConfig) -> bool:

@@ -1,7 +1,9 @@
 """Training phases as tasks: each builds its networks, optimisers and losses and computes one replica's
 gradients; the trainer runs any task the same way (checkpoints, distribution, loss scaling, the loop).
 
-A new model (ESRGAN, say) is a new task registered in `TASKS`; the trainer does not change.
+The networks and losses of a phase are chosen by its config (SRGAN and ESRGAN are the same two phases with
+other generators, discriminators and losses); a new kind of training is a new task registered in `TASKS`,
+and the trainer does not change.
 """
 from __future__ import annotations
 
@@ -51,6 +53,12 @@ class Task:
         """Creates the networks and optimisers; the trainer calls it under the strategy's scope."""
         raise NotImplementedError
 
+    @property
+    def all_reduces_in_step(self) -> bool:
+        """Whether `compute_gradients` all-reduces across replicas (the trainer cannot then run it as a nested,
+        XLA-compiled function)."""
+        return False
+
     def compute_gradients(self, lr: tf.Tensor, hr: tf.Tensor) -> Tuple[Gradients, Dict[str, tf.Tensor]]:
         """One replica's gradients, one list per trained network, and the step's metrics."""
         raise NotImplementedError
@@ -86,6 +94,16 @@ class Task:
     def _pixel_loss(self, hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
         return losses.PIXEL_LOSSES[self.config.loss.pixel_loss](hr, sr)
 
+    def _batch_mean(self, values: tf.Tensor) -> tf.Tensor:
+        """The mean of `values` (one or more per example) over the global batch, every replica's examples
+        included, and differentiable (the all-reduce's gradient is all-reduced in turn)."""
+        total = tf.reduce_sum(tf.cast(values, tf.float32))
+        context = tf.distribute.get_replica_context()
+        if context.num_replicas_in_sync > 1:
+            total = context.all_reduce(tf.distribute.ReduceOp.SUM, total)
+        per_example = tf.cast(tf.size(values) // tf.shape(values)[0], tf.float32)
+        return total / (per_example * self.global_batch_size)
+
 
 class SRResNetTask(Task):
     """PSNR-oriented pretraining: the generator alone, with a pixel loss (MSE as the paper, or L1)."""
@@ -106,12 +124,13 @@ class SRResNetTask(Task):
 
 
 class SRGANTask(Task):
-    """The GAN phase: content loss (VGG features, or pixels for SRGAN-MSE) plus the weighted adversarial
-    loss for the generator; real-against-fake cross-entropy for the discriminator."""
+    """The GAN phase, SRGAN's or ESRGAN's: the generator learns `content + adversarial_weight * adversarial +
+    pixel_weight * pixel`, with content from VGG features (or pixels, for SRGAN-MSE) and the vanilla or
+    relativistic adversarial loss, which also trains the discriminator."""
 
     name = "gan"
-    metric_names = ("g_loss", "content_loss", "adversarial_loss", "d_loss", "d_accuracy_real",
-                    "d_accuracy_fake", "pixel_mse")
+    metric_names = ("g_loss", "content_loss", "adversarial_loss", "pixel_loss", "d_loss", "d_accuracy_real",
+                    "d_accuracy_fake", "d_real_logit", "d_fake_logit", "pixel_mse")
 
     def build(self) -> None:
         c = self.config
@@ -122,10 +141,15 @@ class SRGANTask(Task):
         if c.loss.content_loss == "vgg":
             self.vgg = build_vgg_features(c.loss, seed=c.runtime.seed or 0)
 
+    @property
+    def all_reduces_in_step(self) -> bool:
+        return self.config.loss.adversarial == "relativistic"  # RaGAN's batch means
+
     def _content_loss(self, hr_features, hr, sr) -> tf.Tensor:
         if self.vgg is None:
             return self._pixel_loss(hr, sr)
-        return losses.feature_mse(hr_features, self.vgg(sr), self.config.loss.vgg_feature_scale)
+        c = self.config.loss
+        return losses.feature_loss(hr_features, self.vgg(sr), c.vgg_feature_scale, c.content_loss_type)
 
     def compute_gradients(self, lr, hr):
         c = self.config.loss
@@ -137,18 +161,25 @@ class SRGANTask(Task):
             real_logits = self.discriminator(hr, training=True)
             fake_logits = self.discriminator(sr, training=True)
             content_loss = self._average(self._content_loss(hr_features, hr, sr))
-            adversarial_loss = self._average(losses.adversarial_loss(fake_logits))
+            adversarial = losses.ADVERSARIAL_LOSSES[c.adversarial](real_logits, fake_logits, self._batch_mean)
+            adversarial_loss = self._average(adversarial.generator)
+            pixel_loss = self._average(self._pixel_loss(hr, sr))
             g_loss = content_loss + c.adversarial_weight * adversarial_loss
-            d_loss = self._average(losses.discriminator_loss(real_logits, fake_logits))
+            if c.pixel_weight:
+                g_loss += c.pixel_weight * pixel_loss
+            d_loss = self._average(adversarial.discriminator)
             g_scaled = self._scaled(0, g_loss)
             d_scaled = self._scaled(1, d_loss)
         g_grads = g_tape.gradient(g_scaled, g_vars)
         d_grads = d_tape.gradient(d_scaled, d_vars)
-        real_correct, fake_correct = losses.fraction_correct(real_logits, fake_logits)
         metrics = {
             "g_loss": g_loss, "content_loss": content_loss, "adversarial_loss": adversarial_loss,
-            "d_loss": d_loss, "d_accuracy_real": self._average(real_correct),
-            "d_accuracy_fake": self._average(fake_correct),
+            "pixel_loss": pixel_loss, "d_loss": d_loss,
+            "d_accuracy_real": self._average(adversarial.real_correct),
+            "d_accuracy_fake": self._average(adversarial.fake_correct),
+            # The discriminator's raw outputs: under RaGAN their gap, not their sign, is what it learns.
+            "d_real_logit": self._average(losses.mean_per_example(real_logits)),
+            "d_fake_logit": self._average(losses.mean_per_example(fake_logits)),
             "pixel_mse": self._average(losses.pixel_mse(hr, sr)),
         }
         return (g_grads, d_grads), metrics

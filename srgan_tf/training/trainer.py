@@ -33,7 +33,16 @@ class Trainer:
         machine, then builds the task's networks. `input_state`: a trackable input iterator to checkpoint with
         the rest, so resuming continues the data exactly where the checkpoint was written."""
         runtime = config.runtime
-        self.acceleration = acceleration.apply(acceleration.choose(runtime.precision, runtime.jit_compile))
+        chosen = acceleration.choose(runtime.precision, runtime.jit_compile)
+        self.task: Task = make_task(config, chosen.loss_scaling)
+        # A cross-replica all-reduce inside the step (merge_call) cannot run in a nested tf.function, which
+        # XLA compilation needs.
+        self._step_all_reduces = self.task.all_reduces_in_step and strategy.num_replicas_in_sync > 1
+        if self._step_all_reduces:
+            chosen = acceleration.without_xla(chosen, runtime.jit_compile,
+                                              f"--adversarial={config.loss.adversarial} all-reduces its batch "
+                                              f"means across the {strategy.num_replicas_in_sync} replicas")
+        self.acceleration = acceleration.apply(chosen)
         self.strategy = strategy
         self.config = config
         self.model_dir = config.bookkeeping.model_dir
@@ -41,7 +50,6 @@ class Trainer:
         self.is_chief = distribute.is_chief(strategy)
         self.global_batch_size = config.data.batch_size
         self.resumed = False
-        self.task: Task = make_task(config, self.loss_scaling)
 
         with strategy.scope():
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step",
@@ -70,7 +78,8 @@ class Trainer:
             checkpoint_name=CHECKPOINT_NAME)
         self.last_saved_step: Optional[int] = None
         self.workers = distribute.Workers(strategy, self.step)
-        self._gradients = tf.function(self.task.compute_gradients, jit_compile=self.acceleration.jit_compile)
+        self._gradients = self.task.compute_gradients if self._step_all_reduces else tf.function(
+            self.task.compute_gradients, jit_compile=self.acceleration.jit_compile)
 
     @property
     def eval_generator(self) -> keras.Model:
@@ -146,8 +155,8 @@ class Trainer:
         # BatchNorm statistics read now, before the forward pass moves them.
         statistics = [[w.value.read_value() for w in t.network.non_trainable_weights] if self.loss_scaling
                       else None for t in self.task.trained]
-        # The forward/backward pass is XLA-compiled per replica; gradients are applied outside it, where
-        # the optimizer all-reduces them across replicas.
+        # The forward/backward pass is XLA-compiled per replica (unless it all-reduces itself); gradients are
+        # applied outside it, where the optimizer all-reduces them across replicas.
         grads, metrics = self._gradients(lr, hr)
         for trained, network_grads, before in zip(self.task.trained, grads, statistics):
             if self.loss_scaling:

@@ -1,4 +1,5 @@
-"""The SRResNet generator: size, any input size, serialisation, the BatchNorm-free and bicubic options."""
+"""The generators: SRResNet and RRDBNet sizes, any input size, serialisation, the BatchNorm-free and bicubic
+options, ESRGAN's initialisation."""
 import keras
 import numpy as np
 import pytest
@@ -8,12 +9,38 @@ from srgan_tf.config import GeneratorConfig
 from srgan_tf.modeling.generator import build_generator, float32_generator
 from srgan_tf.modeling.layers import PixelShuffle
 from srgan_tf.modeling.policies import dtype_policy
-from tests.tiny_models import FAST, TINY_GENERATOR, generator_of
+from tests.tiny_models import FAST, RRDB_GENERATOR, TINY_GENERATOR, generator_of
 
 
 def test_default_generator_has_the_papers_size():
     generator = build_generator(GeneratorConfig())
     assert 1_500_000 < generator.count_params() < 1_600_000  # SRResNet: about 1.55 M
+
+
+def test_rrdb_generator_has_the_papers_parameter_count():
+    generator = build_generator(GeneratorConfig(generator="rrdb", num_residual_blocks=23))
+    assert generator.count_params() == 16_697_987  # ESRGAN's RRDBNet, x4, 23 blocks, as published
+
+
+@pytest.mark.parametrize("scale", [2, 4, 8])
+def test_rrdb_generator_upscales_any_size_with_one_nearest_upsampler_per_factor_of_two(scale):
+    generator = build_generator(GeneratorConfig(generator="rrdb", scale=scale, **RRDB_GENERATOR))
+    lr = np.random.default_rng(0).random((2, 5, 7, 3), dtype=np.float32)
+    assert generator(lr).shape == (2, 5 * scale, 7 * scale, 3)
+    upsamplers = [layer for layer in generator.layers if isinstance(layer, keras.layers.UpSampling2D)]
+    assert len(upsamplers) == np.log2(scale) and all(u.interpolation == "nearest" for u in upsamplers)
+    assert not [layer for layer in generator.layers if isinstance(layer, keras.layers.BatchNormalization)]
+
+
+def test_rrdb_dense_blocks_start_small_as_esrgan_initialises_them():
+    generator = build_generator(GeneratorConfig(generator="rrdb", num_residual_blocks=2, num_filters=64))
+    for name in ("rrdb0_rdb1_conv1", "rrdb1_rdb3_conv5"):
+        kernel = generator.get_layer(name).kernel.numpy()
+        fan_in = np.prod(kernel.shape[:-1])
+        # He-normal times 0.1: a standard deviation of 0.1 * sqrt(2 / fan_in).
+        assert np.std(kernel) == pytest.approx(0.1 * np.sqrt(2 / fan_in), rel=0.05), name
+    head = generator.get_layer("head_conv").kernel.numpy()
+    assert np.std(head) > 2 * 0.1 * np.sqrt(2 / np.prod(head.shape[:-1]))  # the rest keep Keras' default
 
 
 @pytest.mark.parametrize("scale", [2, 4, 8])
@@ -25,14 +52,15 @@ def test_generator_upscales_any_size_into_unit_range(scale):
     assert sr.min() >= 0.0 and sr.max() <= 1.0
 
 
-def test_generator_round_trips_through_keras_serialisation(tmp_path):
-    generator = build_generator(GeneratorConfig(**TINY_GENERATOR))
+@pytest.mark.parametrize("network", ["srresnet", "rrdb"])
+def test_generator_round_trips_through_keras_serialisation(tmp_path, network):
+    generator = build_generator(GeneratorConfig(generator=network, **TINY_GENERATOR))
     path = str(tmp_path / "g.keras")
     generator.save(path)
     restored = keras.models.load_model(path)
     lr = np.random.default_rng(1).random((1, 6, 6, 3), dtype=np.float32)
     np.testing.assert_allclose(restored(lr), generator(lr), atol=1e-6)
-    assert any(isinstance(layer, PixelShuffle) for layer in restored.layers)
+    assert any(isinstance(layer, PixelShuffle) for layer in restored.layers) == (network == "srresnet")
 
 
 def test_a_bicubic_residual_generator_starts_at_bicubic():

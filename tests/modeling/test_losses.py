@@ -1,4 +1,4 @@
-"""Per-example losses: pixel MSE and L1, VGG features, adversarial and discriminator (modeling/losses.py)."""
+"""Per-example losses: pixel MSE and L1, VGG features, vanilla and relativistic GAN (modeling/losses.py)."""
 import numpy as np
 import tensorflow as tf
 
@@ -11,24 +11,44 @@ def test_pixel_mse_is_per_example():
     np.testing.assert_allclose(losses.pixel_mse(hr, sr), [0.25, 0.0])
 
 
-def test_feature_mse_scales_features_before_squaring():
+def test_feature_losses_scale_features_before_comparing():
     a, b = tf.fill([1, 2, 2, 8], 12.75), tf.zeros([1, 2, 2, 8])
-    np.testing.assert_allclose(losses.feature_mse(a, b, 1 / 12.75), [1.0], rtol=1e-6)
+    np.testing.assert_allclose(losses.feature_loss(a, b, 1 / 12.75), [1.0], rtol=1e-6)
+    np.testing.assert_allclose(losses.feature_loss(2 * a, b, 1 / 12.75, "l1"), [2.0], rtol=1e-6)
 
 
-def test_adversarial_losses_match_binary_cross_entropy():
-    real, fake = tf.constant([[2.0], [-1.0]]), tf.constant([[0.5], [-3.0]])
-    bce = lambda label, logit: -(label * np.log(1 / (1 + np.exp(-logit)))  # noqa: E731
-                                 + (1 - label) * np.log(1 - 1 / (1 + np.exp(-logit))))
-    np.testing.assert_allclose(losses.adversarial_loss(fake), [bce(1, 0.5), bce(1, -3.0)], rtol=1e-5)
-    np.testing.assert_allclose(losses.discriminator_loss(real, fake),
-                               [bce(1, 2.0) + bce(0, 0.5), bce(1, -1.0) + bce(0, -3.0)], rtol=1e-5)
+def _bce(label, logit):
+    """Binary cross-entropy of sigmoid(logit) against label, in float64."""
+    p = 1 / (1 + np.exp(-np.asarray(logit, np.float64)))
+    return -(label * np.log(p) + (1 - label) * np.log(1 - p))
 
 
-def test_discriminator_correctness_per_example():
-    real_ok, fake_ok = losses.fraction_correct(tf.constant([[1.0], [-1.0]]), tf.constant([[-2.0], [3.0]]))
-    np.testing.assert_array_equal(real_ok, [1, 0])
-    np.testing.assert_array_equal(fake_ok, [1, 0])
+REAL, FAKE = np.array([[2.0], [-1.0], [0.5]]), np.array([[0.5], [-3.0], [1.5]])
+
+
+def test_vanilla_gan_losses_are_binary_cross_entropy_against_real_and_fake():
+    judged = losses.vanilla_gan(tf.constant(REAL), tf.constant(FAKE))
+    np.testing.assert_allclose(judged.generator, _bce(1, FAKE[:, 0]), rtol=1e-6)
+    np.testing.assert_allclose(judged.discriminator, _bce(1, REAL[:, 0]) + _bce(0, FAKE[:, 0]), rtol=1e-6)
+    np.testing.assert_array_equal(judged.real_correct, [1, 0, 1])
+    np.testing.assert_array_equal(judged.fake_correct, [0, 1, 0])
+
+
+def test_relativistic_losses_compare_each_example_with_the_other_kinds_batch_mean():
+    judged = losses.relativistic_average_gan(tf.constant(REAL), tf.constant(FAKE))
+    real_vs_fake = REAL[:, 0] - FAKE.mean()  # is each real image more realistic than the average fake?
+    fake_vs_real = FAKE[:, 0] - REAL.mean()
+    np.testing.assert_allclose(judged.discriminator, (_bce(1, real_vs_fake) + _bce(0, fake_vs_real)) / 2,
+                               rtol=1e-6)
+    np.testing.assert_allclose(judged.generator, (_bce(0, real_vs_fake) + _bce(1, fake_vs_real)) / 2, rtol=1e-6)
+    np.testing.assert_array_equal(judged.real_correct, real_vs_fake > 0)
+    np.testing.assert_array_equal(judged.fake_correct, fake_vs_real < 0)
+
+
+def test_relativistic_losses_take_the_mean_they_are_given():
+    """Distributed training passes the mean over every replica's examples."""
+    judged = losses.relativistic_average_gan(tf.constant(REAL), tf.constant(FAKE), batch_mean=lambda x: 0.0)
+    np.testing.assert_allclose(judged.generator, (_bce(0, REAL[:, 0]) + _bce(1, FAKE[:, 0])) / 2, rtol=1e-6)
 
 
 def test_losses_accept_float16_inputs_and_return_float32():

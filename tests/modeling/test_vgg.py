@@ -20,6 +20,16 @@ def test_vgg_features_come_from_the_named_layer_and_are_frozen(layer, keras_laye
     assert not vgg.trainable_weights
 
 
+@pytest.mark.parametrize("layer", ["vgg22", "vgg54"])
+def test_features_before_relu_are_the_same_layer_without_its_relu(layer):
+    x = tf.random.uniform([2, 32, 32, 3], seed=5)
+    after = build_vgg_features(LossConfig(vgg_layer=layer, vgg_weights="none"), seed=7)(x).numpy()
+    before = build_vgg_features(LossConfig(vgg_layer=f"{layer}_before_relu", vgg_weights="none"), seed=7)(x).numpy()
+    assert before.shape == after.shape
+    assert (before < 0).mean() > 0.1  # what ESRGAN's loss keeps and the ReLU drops
+    np.testing.assert_allclose(np.maximum(before, 0), after, rtol=1e-5, atol=1e-5 * np.abs(after).max())
+
+
 def test_random_vgg_is_seeded():
     config = LossConfig(vgg_layer="vgg22", vgg_weights="none")
     x = tf.random.uniform([1, 16, 16, 3], seed=3)

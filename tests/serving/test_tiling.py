@@ -33,13 +33,16 @@ def test_tiles_with_receptive_field_overlap_equal_untiled_and_smaller_overlaps_d
 @pytest.mark.parametrize("variant", [
     dict(generator_batch_norm=False, bicubic_residual=True),
     dict(generator_batch_norm=False, residual_scaling=0.1),
+    dict(generator="rrdb", growth_channels=4),
 ])
 def test_every_generator_variant_exports_and_tiles_exactly(variant, tmp_path, make_image):
     config = dataclasses.replace(TINY, **variant)
     generator = build_generator(config)
     rng = np.random.default_rng(0)  # no zero-initialised layer: every path must reach the output
     generator.set_weights([rng.normal(0, 0.05, w.shape).astype(np.float32) for w in generator.get_weights()])
-    path = saved_model.export_saved_model(generator, config, str(tmp_path), 1, tile_size=TILE_SIZE)
+    # Tiles sharing twice the receptive radius (derived from the layers; RRDB's exceeds the default cap).
+    path = saved_model.export_saved_model(generator, config, str(tmp_path), 1, tile_size=64,
+                                          tile_overlap=2 * receptive_radius(config))
     pixels = make_image(70, 66, seed=3)
     upscaled = tf.saved_model.load(path).signatures["predict_pixels"](pixels=tf.constant(pixels[None]))
     reference = np.clip(keras_upscale(generator, pixels), 0, 1)

@@ -1,4 +1,4 @@
-"""The learning rate: warm-up then step or cosine decay, and the rate the optimizer steps at."""
+"""The learning rate: warm-up then step, multistep or cosine decay, and the rate the optimizer steps at."""
 import numpy as np
 import pytest
 
@@ -18,6 +18,14 @@ def test_learning_rate_warms_up_then_decays(kind, steps, expected):
                                                          lr_decay_step=60 if kind == "step" else 0,
                                                          lr_after_decay=1e-5, train_steps=110))
     np.testing.assert_allclose([float(schedule(step)) for step in steps], expected, rtol=1e-5)
+
+
+def test_multistep_halves_the_rate_at_each_milestone_as_esrgan():
+    schedule = learning_rate_schedule(OptimizationConfig(learning_rate=1e-4, lr_schedule="multistep",
+                                                         lr_milestones="50,100,200,300", train_steps=400))
+    rates = [float(schedule(step)) for step in (0, 49, 50, 99, 100, 199, 200, 300, 399)]
+    np.testing.assert_allclose(rates, [1e-4, 1e-4, 5e-5, 5e-5, 2.5e-5, 2.5e-5, 1.25e-5, 6.25e-6, 6.25e-6],
+                               rtol=1e-6)
 
 
 def test_the_optimizer_steps_at_the_decayed_rate_from_the_decay_step_on(one_device, tmp_path):
