@@ -16,6 +16,7 @@ COMMANDS = [
     ("srgan-train", "srgan_tf.train", "--train_records"),
     ("srgan-evaluate", "srgan_tf.evaluate", "--hr_dir"),
     ("srgan-export", "srgan_tf.export", "--export_dir"),
+    ("srgan-interpolate", "srgan_tf.interpolate", "--alphas"),
     ("srgan-upscale", "srgan_tf.upscale", "--tile_size"),
     ("srgan-client", "srgan_tf.client", "--protocol"),
 ]

@@ -53,7 +53,9 @@ def _write_warmup_requests(saved_model_dir: str) -> None:
             writer.write(log.SerializeToString())
 
 
-def _check_absent(version_dir: str) -> None:
+def check_absent(version_dir: str) -> None:
+    """Refuses an existing version. Exports that are not to overwrite one check before any slow work (a
+    command writing several versions checks them all before the first)."""
     if os.path.exists(version_dir):
         version = os.path.basename(version_dir)
         raise FileExistsError(f"{version_dir} already exists; pass --overwrite to replace version {version}.")
@@ -68,7 +70,7 @@ def _publish(staging_dir: str, version_dir: str, overwrite: bool) -> None:
     export_dir, version = os.path.split(version_dir)
     retired = None
     if not overwrite:
-        _check_absent(version_dir)
+        check_absent(version_dir)
     elif os.path.exists(version_dir):
         retired = tempfile.mkdtemp(dir=export_dir, prefix=f".old-{version}-")
         os.replace(version_dir, os.path.join(retired, version))
@@ -110,7 +112,7 @@ def export_saved_model(generator: keras.Model, model_config: GeneratorConfig, ex
     tiling = tiling_for(model_config, tile_size, tile_overlap)
     version_dir = os.path.join(export_dir, str(version))
     if not overwrite:
-        _check_absent(version_dir)  # fail before the slow save; _publish checks again when renaming
+        check_absent(version_dir)  # fail before the slow save; _publish checks again when renaming
     os.makedirs(export_dir, exist_ok=True)
     staging_dir = tempfile.mkdtemp(dir=export_dir, prefix=f".tmp-{version}-")
     os.chmod(staging_dir, 0o755)  # mkdtemp makes it private; a server running as another user must read it
