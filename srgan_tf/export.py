@@ -34,12 +34,7 @@ def main(argv):
 def _define_flags() -> None:
     """Called by `run()`: importing this module defines no flags."""
     flags.DEFINE_string("model_dir", None, "Model directory or checkpoint prefix to export.", required=True)
-    flags.DEFINE_string("export_dir", None, "Directory TF Serving polls; writes <export_dir>/<version>.",
-                        required=True)
-    flags.DEFINE_integer("version", None, "Version directory name; default: the checkpoint's global step.",
-                         lower_bound=0)
-    flags.DEFINE_bool("overwrite", False, "Replace an existing version directory.")
-    commands.define_tiling_flags()
+    commands.define_export_flags("Version directory name; default: the checkpoint's global step.")
 
 
 def run() -> None:

@@ -109,12 +109,7 @@ def _define_flags() -> None:
                                            "of the same shape.", required=True)
     flags.DEFINE_float("alpha", None, "Weight of the GAN generator, in [0, 1] (ESRGAN's example: 0.8).")
     flags.DEFINE_list("alphas", None, "Several alphas, comma-separated, each exported as its own version.")
-    flags.DEFINE_string("export_dir", None, "Directory TF Serving polls; writes <export_dir>/<version>.",
-                        required=True)
-    flags.DEFINE_integer("version", None, "With --alpha: version directory name; default: round(100 * alpha).",
-                         lower_bound=0)
-    flags.DEFINE_bool("overwrite", False, "Replace existing version directories.")
-    commands.define_tiling_flags()
+    commands.define_export_flags("With --alpha: version directory name; default: round(100 * alpha).")
 
 
 def run() -> None:

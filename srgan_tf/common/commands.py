@@ -178,6 +178,16 @@ def run(main: Callable[[List[str]], Optional[int]]) -> None:
     app.run(main, flags_parser=_parse_flags)
 
 
+def define_export_flags(version_help: str) -> None:
+    """--export_dir, --version (described by `version_help`), --overwrite and the tiling flags: where and how a
+    command writes SavedModel versions."""
+    flags.DEFINE_string("export_dir", None, "Directory TF Serving polls; writes <export_dir>/<version>.",
+                        required=True)
+    flags.DEFINE_integer("version", None, version_help, lower_bound=0)
+    flags.DEFINE_bool("overwrite", False, "Replace existing version directories.")
+    define_tiling_flags()
+
+
 def define_tiling_flags(checkpoints_only: bool = False) -> None:
     """--tile_size, --tile_overlap and --max_pixels: how the serving graph upscales a generator.
 
