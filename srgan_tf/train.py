@@ -1,4 +1,5 @@
-"""Trains SRResNet (`--phase=pretrain`) or SRGAN (`--phase=gan`): `python -m srgan_tf.train --flagfile=...`.
+"""Trains a PSNR-oriented generator (`--phase=pretrain`: SRResNet, RRDBNet) or a GAN (`--phase=gan`: SRGAN,
+ESRGAN): `python -m srgan_tf.train --flagfile=...`.
 
 Its flags are generated from the fields of `srgan_tf.config.TrainingConfig` (`srgan_tf.config_flags`):
 one flag per setting, named as the field; `--flagfile` reads them from a file.
