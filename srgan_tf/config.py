@@ -144,7 +144,8 @@ class LossConfig(Settings):
                                       "ReLU (ESRGAN: vgg54_before_relu).", choices=sorted(VGG_LAYERS))
     vgg_weights: str = setting("imagenet", "'imagenet' (downloaded by Keras), 'none' (random, seeded) or a path "
                                            "to a weights file.")
-    vgg_feature_scale: float = setting(1.0 / 12.75, "VGG features are multiplied by this before the MSE.")
+    vgg_feature_scale: float = setting(1.0 / 12.75, "VGG features are multiplied by this before they are "
+                                                    "compared (--content_loss_type).")
     adversarial: str = setting(
         "vanilla", "vanilla: D tells real from fake (SRGAN); relativistic: D tells whether real is more "
                    "realistic than the average fake and fake less than the average real (RaGAN, ESRGAN).",

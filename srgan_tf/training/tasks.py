@@ -145,12 +145,6 @@ class SRGANTask(Task):
     def all_reduces_in_step(self) -> bool:
         return self.config.loss.adversarial == "relativistic"  # RaGAN's batch means
 
-    def _content_loss(self, hr_features, hr, sr) -> tf.Tensor:
-        if self.vgg is None:
-            return self._pixel_loss(hr, sr)
-        c = self.config.loss
-        return losses.feature_loss(hr_features, self.vgg(sr), c.vgg_feature_scale, c.content_loss_type)
-
     def compute_gradients(self, lr, hr):
         c = self.config.loss
         g_vars = self.generator.trainable_variables
@@ -160,10 +154,11 @@ class SRGANTask(Task):
             sr = self.generator(lr, training=True)
             real_logits = self.discriminator(hr, training=True)
             fake_logits = self.discriminator(sr, training=True)
-            content_loss = self._average(self._content_loss(hr_features, hr, sr))
+            pixel_loss = self._average(self._pixel_loss(hr, sr))
+            content_loss = pixel_loss if self.vgg is None else self._average(losses.feature_loss(
+                hr_features, self.vgg(sr), c.vgg_feature_scale, c.content_loss_type))
             adversarial = losses.ADVERSARIAL_LOSSES[c.adversarial](real_logits, fake_logits, self._batch_mean)
             adversarial_loss = self._average(adversarial.generator)
-            pixel_loss = self._average(self._pixel_loss(hr, sr))
             g_loss = content_loss + c.adversarial_weight * adversarial_loss
             if c.pixel_weight:
                 g_loss += c.pixel_weight * pixel_loss
