@@ -11,7 +11,7 @@ import dataclasses
 import json
 import math
 import typing
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 from srgan_tf import SUPPORTED_SCALES
 
@@ -106,6 +106,12 @@ class GeneratorConfig(Settings):
         if self.generator == "rrdb" and self.residual_scaling != 1.0:
             raise ValueError(f"--residual_scaling={self.residual_scaling} is SRResNet's: --generator=rrdb "
                              f"scales its residuals by 0.2, as the paper.")
+
+    def differences(self, other: "GeneratorConfig") -> Dict[str, Tuple[object, object]]:
+        """Each field whose value differs, with (this config's value, the other's): configs with none build the
+        same network."""
+        ours, theirs = dataclasses.asdict(self), dataclasses.asdict(other)
+        return {name: (ours[name], theirs[name]) for name in ours if ours[name] != theirs[name]}
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

@@ -13,7 +13,6 @@ Every alpha, and that none of their versions exists (unless --overwrite), is che
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from typing import Dict
@@ -64,14 +63,13 @@ def _requested_versions(f) -> Dict[int, float]:
 def _check_same_network(psnr_config: GeneratorConfig, gan_config: GeneratorConfig, psnr_model: str,
                         gan_model: str) -> None:
     """Weights blend one for one only between generators built from the same config."""
-    psnr, gan = dataclasses.asdict(psnr_config), dataclasses.asdict(gan_config)
-    differing = [field for field in psnr if psnr[field] != gan[field]]
+    differing = psnr_config.differences(gan_config)
     if differing:
-        def settings(config):
-            return " and ".join(f"{field}={config[field]}" for field in differing)
+        def settings(side: int) -> str:
+            return " and ".join(f"{field}={values[side]}" for field, values in differing.items())
 
-        raise ValueError(f"--psnr_model={psnr_model} has {settings(psnr)}, --gan_model={gan_model} has "
-                         f"{settings(gan)}: the generators must have the same shape to interpolate.")
+        raise ValueError(f"--psnr_model={psnr_model} has {settings(0)}, --gan_model={gan_model} has "
+                         f"{settings(1)}: the generators must have the same shape to interpolate.")
 
 
 def main(argv):

@@ -7,7 +7,6 @@ checkpoints that `tf.train.CheckpointManager` writes. Every checkpoint stores th
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import math
 import os
@@ -112,10 +111,10 @@ def warm_start(generator, generator_config: GeneratorConfig, path: str) -> str:
         prefix = resolve_checkpoint(path)
     except FileNotFoundError as error:
         raise FileNotFoundError(f"--init_checkpoint: {error}") from error
-    theirs = dataclasses.asdict(read_model_config(os.path.dirname(prefix)))
-    for field, ours in dataclasses.asdict(generator_config).items():
-        if theirs[field] != ours:
-            raise CheckpointMismatchError(f"--init_checkpoint={path} has {field}={theirs[field]}, this run {ours}.")
+    differing = generator_config.differences(read_model_config(os.path.dirname(prefix)))
+    if differing:
+        field, (ours, theirs) = next(iter(differing.items()))
+        raise CheckpointMismatchError(f"--init_checkpoint={path} has {field}={theirs}, this run {ours}.")
     try:
         key = restore_generator(generator, prefix)
     except ValueError as error:
