@@ -79,6 +79,127 @@ class DataConfig(Settings):
                                       "evaluation's) are.")
 
 
+USM_RADIUS = 25  # of the Gaussian that --usm_hr sharpens with (Real-ESRGAN's 51-pixel, sigma 8)
+KERNEL_FAMILIES = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso")
+RESIZE_DIRECTIONS = ("up", "down", "keep")
+_FAMILIES_HELP = ", ".join(KERNEL_FAMILIES)
+
+
+def _probability(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"--{name}={value} is a probability: it must be in [0, 1].")
+
+
+def _distribution(name: str, values: Tuple[float, ...], outcomes: Tuple[str, ...]) -> None:
+    """Probabilities of `outcomes`, one each, summing to 1."""
+    shown = ",".join(f"{v:g}" for v in values)
+    if len(values) != len(outcomes):
+        raise ValueError(f"--{name}={shown} needs {len(outcomes)} probabilities, one for each of "
+                         f"{', '.join(outcomes)}.")
+    if any(not 0.0 <= v <= 1.0 for v in values) or abs(sum(values) - 1.0) > 1e-6:
+        raise ValueError(f"--{name}={shown}: probabilities in [0, 1] that sum to 1 (they sum to {sum(values):g}).")
+
+
+def _interval(name: str, values: Tuple[float, ...], low: float, high: float = math.inf) -> None:
+    """A range `lo,hi` with low <= lo <= hi <= high."""
+    shown = ",".join(f"{v:g}" for v in values)
+    if len(values) != 2 or not low <= values[0] <= values[1] <= high:
+        bounds = f"[{low:g}, {high:g}]" if high < math.inf else f">= {low:g}"
+        raise ValueError(f"--{name}={shown} must be two numbers lo,hi with lo <= hi, both {bounds}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class DegradationConfig(Settings):
+    """How training LR patches are made from HR: bicubic downscaling, or Real-ESRGAN's second-order random
+    process (blur, resize, noise, JPEG, twice; then the final resize with a sinc filter and JPEG). The other
+    settings are Real-ESRGAN's, named and defaulted as its train_realesrnet_x4plus options; "2" marks the
+    second order."""
+
+    degradation: str = setting("bicubic", "bicubic: LR is the antialiased bicubic downscale of HR; realesrgan: "
+                                          "Real-ESRGAN's random second-order degradation, seeded by --seed.",
+                               choices=("bicubic", "realesrgan"))
+    usm_hr: bool = setting(False, "realesrgan: sharpen the HR target by unsharp masking (Real-ESRGAN's gt_usm) "
+                                  "and degrade the sharpened patch.")
+    blur_kernel_size: int = setting(21, "Largest blur and sinc kernel; each is drawn from the odd sizes 7 (or "
+                                        "3, below 7) to this.", lower_bound=3)
+    kernel_prob: Tuple[float, ...] = setting((0.45, 0.25, 0.12, 0.03, 0.12, 0.03),
+                                             f"First blur: probabilities of the kernels {_FAMILIES_HELP}.")
+    sinc_prob: float = setting(0.1, "First blur: probability of a sinc (ringing) kernel instead.")
+    blur_sigma: Tuple[float, ...] = setting((0.2, 3.0), "First blur: range of the Gaussian widths.")
+    betag_range: Tuple[float, ...] = setting((0.5, 4.0), "First blur: range of the generalised Gaussian's "
+                                                         "shape.")
+    betap_range: Tuple[float, ...] = setting((1.0, 2.0), "First blur: range of the plateau kernel's shape.")
+    resize_prob: Tuple[float, ...] = setting((0.2, 0.7, 0.1), "First resize: probabilities of up, down, keep.")
+    resize_range: Tuple[float, ...] = setting((0.15, 1.5), "First resize: range of the factor.")
+    gaussian_noise_prob: float = setting(0.5, "First noise: probability of Gaussian noise, else Poisson.")
+    noise_range: Tuple[float, ...] = setting((1.0, 30.0), "First noise: range of the Gaussian sigma (of 255).")
+    poisson_scale_range: Tuple[float, ...] = setting((0.05, 3.0), "First noise: range of the Poisson scale.")
+    gray_noise_prob: float = setting(0.4, "First noise: probability that it is the same in every channel.")
+    jpeg_range: Tuple[float, ...] = setting((30.0, 95.0), "First JPEG: range of the quality (1 to 100).")
+    second_blur_prob: float = setting(0.8, "Probability of the second blur.")
+    kernel_prob2: Tuple[float, ...] = setting((0.45, 0.25, 0.12, 0.03, 0.12, 0.03),
+                                              f"Second blur: probabilities of the kernels {_FAMILIES_HELP}.")
+    sinc_prob2: float = setting(0.1, "Second blur: probability of a sinc kernel instead.")
+    blur_sigma2: Tuple[float, ...] = setting((0.2, 1.5), "Second blur: range of the Gaussian widths.")
+    betag_range2: Tuple[float, ...] = setting((0.5, 4.0), "Second blur: range of the generalised Gaussian's "
+                                                          "shape.")
+    betap_range2: Tuple[float, ...] = setting((1.0, 2.0), "Second blur: range of the plateau kernel's shape.")
+    resize_prob2: Tuple[float, ...] = setting((0.3, 0.4, 0.3), "Second resize: probabilities of up, down, "
+                                                               "keep.")
+    resize_range2: Tuple[float, ...] = setting((0.3, 1.2), "Second resize: range of the factor, of the LR "
+                                                           "size.")
+    gaussian_noise_prob2: float = setting(0.5, "Second noise: probability of Gaussian noise, else Poisson.")
+    noise_range2: Tuple[float, ...] = setting((1.0, 25.0), "Second noise: range of the Gaussian sigma (of "
+                                                           "255).")
+    poisson_scale_range2: Tuple[float, ...] = setting((0.05, 2.5), "Second noise: range of the Poisson scale.")
+    gray_noise_prob2: float = setting(0.4, "Second noise: probability that it is the same in every channel.")
+    jpeg_range2: Tuple[float, ...] = setting((30.0, 95.0), "Second and final JPEG: range of the quality.")
+    final_sinc_prob: float = setting(0.8, "Probability of the sinc filter after the final resize.")
+
+    def _check(self) -> None:
+        if self.blur_kernel_size % 2 == 0:
+            raise ValueError(f"--blur_kernel_size={self.blur_kernel_size} must be odd: kernels are centred.")
+        for name in ("sinc_prob", "gaussian_noise_prob", "gray_noise_prob", "second_blur_prob", "sinc_prob2",
+                     "gaussian_noise_prob2", "gray_noise_prob2", "final_sinc_prob"):
+            _probability(name, getattr(self, name))
+        for suffix in ("", "2"):
+            value = lambda name: getattr(self, name + suffix)  # noqa: E731
+            _distribution("kernel_prob" + suffix, value("kernel_prob"), KERNEL_FAMILIES)
+            _distribution("resize_prob" + suffix, value("resize_prob"), RESIZE_DIRECTIONS)
+            for name in ("blur_sigma", "betag_range", "betap_range"):
+                _interval(name + suffix, value(name), low=1e-3)
+            _interval("resize_range" + suffix, value("resize_range"), low=1e-3)
+            _interval("noise_range" + suffix, value("noise_range"), low=0.0)
+            _interval("poisson_scale_range" + suffix, value("poisson_scale_range"), low=0.0)
+            _interval("jpeg_range" + suffix, value("jpeg_range"), low=1.0, high=100.0)
+        low, high = self.resize_range
+        if (self.resize_prob[0] and high < 1.0) or (self.resize_prob[1] and low > 1.0):
+            raise ValueError(f"--resize_range={low:g},{high:g} must reach above 1 for 'up' and below 1 for 'down' "
+                             f"(--resize_prob).")
+
+    @property
+    def kernel_sizes(self) -> Tuple[int, ...]:
+        """The odd kernel sizes drawn from: Real-ESRGAN's 7 to 21."""
+        return tuple(range(min(7, self.blur_kernel_size), self.blur_kernel_size + 1, 2))
+
+    def smallest_image(self, scale: int) -> int:
+        """The smallest HR side the degradation can process at `scale`: every kernel must fit the image it
+        filters (reflection padding), including the first resize's smallest result and the LR image."""
+        radius = self.blur_kernel_size // 2
+        shrink = self.resize_range[0] if self.resize_prob[1] else 1.0
+
+        def fits(side: int) -> bool:
+            second_blur = not self.second_blur_prob or math.floor(side * shrink) > radius
+            final_sinc = not self.final_sinc_prob or side // scale > radius
+            return side > radius and second_blur and final_sinc and math.floor(side / scale * shrink2) >= 1
+
+        shrink2 = self.resize_range2[0] if self.resize_prob2[1] else 1.0
+        side = 1
+        while not fits(side):
+            side += 1
+        return side
+
+
 @dataclasses.dataclass(frozen=True)
 class GeneratorConfig(Settings):
     """The generator's shape: saved beside checkpoints, so exports and tools rebuild the same network."""
@@ -287,6 +408,7 @@ class TrainingConfig(Settings):
     phase: str = setting("pretrain", "pretrain: SRResNet with a pixel loss; gan: SRGAN.",
                          choices=("pretrain", "gan"))
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    degradation: DegradationConfig = dataclasses.field(default_factory=DegradationConfig)
     generator: GeneratorConfig = dataclasses.field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = dataclasses.field(default_factory=DiscriminatorConfig)
     loss: LossConfig = dataclasses.field(default_factory=LossConfig)
@@ -297,9 +419,26 @@ class TrainingConfig(Settings):
         if self.data.hr_patch_size % self.generator.scale:
             raise ValueError(f"--hr_patch_size={self.data.hr_patch_size} must be a multiple of "
                              f"--scale={self.generator.scale}.")
+        self._check_degradation_fits()
         if self.data.data_service and self.runtime.deterministic:
             raise ValueError(f"--data_service={self.data.data_service} needs an unseeded input pipeline (a seeded "
                              f"one makes the same batches on every tf.data worker), so not --deterministic.")
+
+    def _check_degradation_fits(self) -> None:
+        degradation, patch = self.degradation, self.data.hr_patch_size
+        if degradation.degradation != "realesrgan":
+            return
+        smallest = degradation.smallest_image(self.generator.scale)
+        if patch < smallest:
+            raise ValueError(
+                f"--blur_kernel_size={degradation.blur_kernel_size} is too large for --hr_patch_size={patch}: "
+                f"its kernels must fit the smallest image they filter (the patch resized by "
+                f"--resize_range={degradation.resize_range[0]:g}, and the LR patch), so --degradation=realesrgan "
+                f"needs patches of at least {smallest} pixels at --scale={self.generator.scale}; use a larger "
+                f"patch or a smaller --blur_kernel_size.")
+        if degradation.usm_hr and patch <= USM_RADIUS:
+            raise ValueError(f"--usm_hr sharpens with a {2 * USM_RADIUS + 1}-pixel kernel: --hr_patch_size={patch} "
+                             f"must be above {USM_RADIUS}.")
 
     @property
     def lr_patch_size(self) -> int:

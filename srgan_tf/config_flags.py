@@ -7,14 +7,36 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 from absl import flags
 
 from srgan_tf.config import GROUPS, TrainingConfig, settings_of, training_config
 
+
+class _NumbersParser(flags.ArgumentParser):
+    """Comma-separated numbers (`0.15,1.5`) as a tuple of floats."""
+
+    def parse(self, argument) -> Tuple[float, ...]:
+        if isinstance(argument, (tuple, list)):
+            return tuple(float(value) for value in argument)
+        try:
+            return tuple(float(value) for value in argument.split(",") if value.strip())
+        except ValueError as error:
+            raise ValueError(f"not comma-separated numbers: {argument!r}") from error
+
+    def flag_type(self) -> str:
+        return "comma-separated numbers"
+
+
+def _define_numbers(name, default, help, flag_values):
+    flags.DEFINE(_NumbersParser(), name, default, help, flag_values=flag_values,
+                 serializer=flags.CsvListSerializer(","))
+
+
 FLAG_DEFINERS = {bool: flags.DEFINE_bool, str: flags.DEFINE_string, int: flags.DEFINE_integer,
-                 Optional[int]: flags.DEFINE_integer, float: flags.DEFINE_float}
+                 Optional[int]: flags.DEFINE_integer, float: flags.DEFINE_float,
+                 Tuple[float, ...]: _define_numbers}
 
 
 def _define(field: dataclasses.Field, kind, flag_values: flags.FlagValues) -> None:

@@ -4,14 +4,16 @@ r"""Measures a super-resolution model on benchmark folders as the papers do (PSN
   srgan-evaluate --model=runs/srgan --hr_dir=data/Set5,data/DIV2K_valid_HR \
       --lr_dir=,data/DIV2K_valid_LR_bicubic/X4 --output_dir=eval/srgan
   srgan-evaluate --model=exports/srresnet,exports/srgan --hr_dir=data/Set5 --output_dir=eval
+  srgan-evaluate --model=exports/realesrgan --hr_dir=data/Set5 --degradation=realesrgan --seed=0
 
 --model is `bicubic`, an exported SavedModel (its `predict_pixels` signature; given a TF Serving base
 directory, its latest version) or a training model directory / checkpoint prefix. Without --lr_dir, LR
-images are made from HR by antialiased bicubic downscaling. Prints a table per folder and model; with
---output_dir also writes <folder>.csv, <folder>.json and a comparison picture per image (LR | bicubic | SR |
-HR) under <folder>/. Several comma-separated models are compared: a summary line per folder, one picture per
-image with every model's output (labelled with the last part of its path and its PSNR), and the CSV/JSON of
-each model under <output_dir>/<label>/. Exits non-zero only if no image at all could be evaluated.
+images are made from HR by antialiased bicubic downscaling, or with --degradation=realesrgan by
+Real-ESRGAN's random degradation, drawn from --seed and each image's name (the same LR in every run).
+Prints a table per folder and model; with --output_dir also writes <folder>.csv, <folder>.json and a
+comparison picture per image (LR | bicubic | SR | HR) under <folder>/. Several comma-separated models are
+compared: a summary line per folder, one picture per image with every model's output (labelled with the last
+part of its path and its PSNR), and the CSV/JSON of each model under <output_dir>/<label>/. Exits non-zero only if no image at all could be evaluated.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from srgan_tf.common.image_files import BENCHMARK_FORMATS, format_names
 commands.quiet_tensorflow()  # before anything imports TensorFlow
 
 from srgan_tf import config_flags  # noqa: E402
+from srgan_tf.config import DegradationConfig  # noqa: E402
 from srgan_tf.evaluation import report, scoring  # noqa: E402
 from srgan_tf.evaluation.image_pairs import find_benchmarks  # noqa: E402
 from srgan_tf.evaluation.upscalers import load_upscaler  # noqa: E402
@@ -42,7 +45,7 @@ def _define_flags() -> None:
     flags.DEFINE_list("lr_dir", [], "Folders of given LR images paired by position with --hr_dir, matched "
                                     "by name (0801x4.png or 0801.png for 0801.png); an empty entry makes LR "
                                     "from HR.")
-    config_flags.define_flags([scoring.EvalConfig])
+    config_flags.define_flags([scoring.EvalConfig, DegradationConfig])
     flags.adopt_module_key_flags(config_flags)  # so that --help lists them
     flags.DEFINE_string("output_dir", None, "Where to write CSV, JSON and comparison pictures.")
     commands.define_tiling_flags(checkpoints_only=True)
@@ -53,7 +56,9 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     try:
-        config = scoring.EvalConfig(**config_flags.settings_from_flags([scoring.EvalConfig]))
+        degradations = DegradationConfig(**config_flags.settings_from_flags([DegradationConfig]))
+        config = scoring.EvalConfig(**config_flags.settings_from_flags([scoring.EvalConfig]),
+                                    degradations=degradations)
         benchmarks = find_benchmarks(FLAGS.hr_dir, FLAGS.lr_dir, config.scale)
         tiling = dict(tile_size=FLAGS.tile_size, tile_overlap=FLAGS.tile_overlap, max_pixels=FLAGS.max_pixels)
         upscalers = [load_upscaler(model, config.scale, **tiling) for model in FLAGS.model]

@@ -29,6 +29,18 @@ def test_model_configs_written_before_the_generator_options_load_as_the_paper_ne
     ({"generator": "rrdb", "residual_scaling": 0.1}, "--residual_scaling=0.1 is SRResNet's"),
     ({"adversarial": "wgan"}, "--adversarial"),
     ({"pixel_weight": -1.0}, "--pixel_weight=-1.0 must be >= 0"),
+    ({"degradation": "jpeg"}, "--degradation='jpeg' is not supported"),
+    ({"sinc_prob": 1.5}, "--sinc_prob=1.5 is a probability"),
+    ({"gray_noise_prob2": -0.1}, "--gray_noise_prob2=-0.1 is a probability"),
+    ({"kernel_prob": (0.5, 0.5)}, "--kernel_prob=0.5,0.5 needs 6 probabilities"),
+    ({"resize_prob2": (0.5, 0.4, 0.3)}, "--resize_prob2=0.5,0.4,0.3: probabilities in \\[0, 1\\] that sum to 1"),
+    ({"jpeg_range": (0.0, 90.0)}, "--jpeg_range=0,90 must be two numbers lo,hi with lo <= hi, both \\[1, 100\\]"),
+    ({"jpeg_range2": (30.0, 101.0)}, "--jpeg_range2=30,101"),
+    ({"noise_range": (30.0, 1.0)}, "--noise_range=30,1"),
+    ({"blur_sigma": (0.0, 3.0)}, "--blur_sigma=0,3"),
+    ({"resize_range": (1.1, 1.5)}, "--resize_range=1.1,1.5 must reach above 1 for 'up' and below 1 for 'down'"),
+    ({"blur_kernel_size": 20}, "--blur_kernel_size=20 must be odd"),
+    ({"blur_kernel_size": 1}, "--blur_kernel_size=1 must be >= 3"),
 ])
 def test_settings_that_cannot_work_are_refused_by_flag_name(overrides, named):
     with pytest.raises(ValueError, match=named):
@@ -47,6 +59,12 @@ def test_bad_model_config_names_the_flag(bad, match):
     (dict(data_service="grpc://d:1", deterministic=True, seed=1), "--data_service=grpc://d:1 needs an unseeded"),
     (dict(model_dir=""), "--model_dir is required"),
     (dict(learning_rate=1e-3, no_such_setting=1), "No such settings: \\['no_such_setting'\\]"),
+    (dict(degradation="realesrgan", hr_patch_size=64), "--blur_kernel_size=21 is too large for --hr_patch_size=64"
+                                                       ".* at least 74 pixels at --scale=4"),
+    (dict(degradation="realesrgan", hr_patch_size=96, blur_kernel_size=25, scale=8),
+     "--blur_kernel_size=25 is too large for --hr_patch_size=96"),
+    (dict(degradation="realesrgan", hr_patch_size=24, blur_kernel_size=3, usm_hr=True),
+     "--usm_hr sharpens with a 51-pixel kernel: --hr_patch_size=24 must be above 25"),
 ])
 def test_settings_across_groups_are_checked_where_they_meet(settings, named):
     with pytest.raises(ValueError, match=named):

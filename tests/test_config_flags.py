@@ -66,3 +66,15 @@ def test_every_flagfile_makes_a_valid_config(flag_values, flagfile):
     flag_values(["train", f"--flagfile={flagfile}", *REQUIRED])
     config = training_config_from_flags(flag_values)
     assert config.data.hr_patch_size % config.generator.scale == 0
+
+
+def test_number_lists_parse_from_commas_and_bad_ones_name_the_flag(flag_values):
+    flag_values(["train", *REQUIRED, "--degradation=realesrgan", "--hr_patch_size=128", "--resize_range=0.2,1.4",
+                 "--kernel_prob=1,0,0,0,0,0"])
+    config = training_config_from_flags(flag_values)
+    assert config.degradation.resize_range == (0.2, 1.4)
+    assert config.degradation.kernel_prob == (1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    with pytest.raises(flags.IllegalFlagValueError, match="flag --noise_range=1,x: not comma-separated numbers"):
+        flags_values_again = flags.FlagValues()
+        define_training_flags(flags_values_again)
+        flags_values_again(["train", *REQUIRED, "--noise_range=1,x"])

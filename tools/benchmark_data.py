@@ -1,12 +1,14 @@
-"""Measures the training input pipeline in 96x96 HR patches per second and per CPU-second.
+"""Measures the training input pipeline in HR patches per second and per CPU-second.
 
 Builds records from DIV2K-sized photographs (scikit-image's sample photos resized to 2040x1400, stored as
 PNG and as JPEG), then times `train_dataset_fn` for several `--crops_per_image`, in patches per second and
 per CPU-second (per busy core). For comparison, the paper's SRResNet training step consumes about 8 patches/s
-on 2 CPU cores, a GAN step 1.6.
+on 2 CPU cores, a GAN step 1.6. With --degradation=realesrgan, each figure of Real-ESRGAN's degradation is
+printed beside the bicubic pipeline's, measured on the same records and crops.
 
   python tools/benchmark_data.py            # the full table (several minutes)
   python tools/benchmark_data.py --quick    # a smoke check
+  python tools/benchmark_data.py --degradation=realesrgan --hr_patch_size=256 --crops_per_image=16
 """
 import os
 import subprocess
@@ -19,14 +21,17 @@ import tensorflow as tf
 from absl import app, flags
 from PIL import Image
 
-from srgan_tf.config import DataConfig, GeneratorConfig
+from srgan_tf.config import DataConfig, DegradationConfig, GeneratorConfig
 from srgan_tf.data import pipeline, sources
+from srgan_tf.training.acceleration import cpu_description
 
 flags.DEFINE_list("crops_per_image", ["1", "4", "16", "32", "64", "128"],
                   "Patches cut from each decoded image.")
 flags.DEFINE_list("formats", ["png", "jpeg"], "How the photographs are stored in the records.")
 flags.DEFINE_integer("batch_size", 16, "Patches per batch.")
 flags.DEFINE_integer("hr_patch_size", 96, "HR patch size.")
+flags.DEFINE_enum("degradation", "bicubic", ["bicubic", "realesrgan"],
+                  "How LR is made; realesrgan: measured beside bicubic.")
 flags.DEFINE_float("seconds", 20.0, "Timed seconds per measurement (after the shuffle buffer is full).")
 flags.DEFINE_string("work_dir", "", "Where images and records go (default: a temporary folder).")
 flags.DEFINE_bool("quick", False, "A smoke check: few crop counts, a small shuffle buffer, short timings.")
@@ -59,13 +64,14 @@ def make_records(work_dir: str, image_format: str) -> str:
     return os.path.join(output_dir, "train-*")
 
 
-def measure(config: DataConfig, seconds: float) -> Tuple[float, float]:
+def measure(config: DataConfig, degradations: DegradationConfig, seconds: float) -> Tuple[float, float]:
     """Steady-state (patches per second, patches per CPU-second), timed after the shuffle buffer has filled.
 
     CPU time counts every thread of this process, so the second figure is the throughput per busy core and
     holds even when other jobs share the machine.
     """
-    batches = iter(pipeline.train_dataset_fn(config, GeneratorConfig.scale)(tf.distribute.InputContext()))
+    dataset_fn = pipeline.train_dataset_fn(config, GeneratorConfig.scale, degradations=degradations)
+    batches = iter(dataset_fn(tf.distribute.InputContext()))
     for _ in range(config.shuffle_buffer // config.batch_size + 2):
         next(batches)
     count, start, cpu_start = 0, time.monotonic(), time.process_time()
@@ -95,16 +101,19 @@ def main(argv):
         print(f"start-up pass over the size features: {megabytes:.0f} MB of records in "
               f"{time.monotonic() - start:.2f} s")
         print(f"\nHR {FLAGS.hr_patch_size}x{FLAGS.hr_patch_size} patches/s, batch {FLAGS.batch_size}, "
-              f"shuffle buffer {shuffle_buffer}, {seconds:.0f} s per figure, {os.cpu_count()} cores; "
-              f"load average before: {load()}")
-        print(f"{'format':>6} {'crops/image':>11} {'per second':>10} {'per CPU-second':>14}")
+              f"shuffle buffer {shuffle_buffer}, {seconds:.0f} s per figure, "
+              f"{cpu_description()}; load average before: {load()}")
+        degradations = ["bicubic"] + (["realesrgan"] if FLAGS.degradation == "realesrgan" else [])
+        print(f"{'format':>6} {'crops/image':>11} {'degradation':>11} {'per second':>10} {'per CPU-second':>14}")
         for image_format, pattern in patterns.items():
             for crops_per_image in crops:
                 config = DataConfig(train_records=pattern, hr_patch_size=FLAGS.hr_patch_size,
                                     batch_size=FLAGS.batch_size, crops_per_image=crops_per_image,
                                     shuffle_buffer=shuffle_buffer)
-                per_second, per_cpu_second = measure(config, seconds)
-                print(f"{image_format:>6} {crops_per_image:>11} {per_second:>10.0f} {per_cpu_second:>14.0f}")
+                for name in degradations:
+                    per_second, per_cpu_second = measure(config, DegradationConfig(degradation=name), seconds)
+                    print(f"{image_format:>6} {crops_per_image:>11} {name:>11} {per_second:>10.0f} "
+                          f"{per_cpu_second:>14.0f}")
         print(f"load average after: {load()}")
         print("a training step consumes about 8 patches/s (SRResNet pretraining) or 1.6 (GAN) on 2 CPU cores")
 

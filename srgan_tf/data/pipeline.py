@@ -1,10 +1,11 @@
-"""tf.data input pipelines: random training patches with their bicubic LR, and whole images for evaluation.
+"""tf.data input pipelines: random training patches with their LR (bicubic, or Real-ESRGAN's degradation),
+and whole images for evaluation.
 
 Training cuts `crops_per_image` patches from every decoded image (decoding a 2040x1400 photograph took about
 20 ms as JPEG and 100 ms as PNG on a 2-core CPU, cutting a patch about 0.2 ms) and shuffles patches, not
 records, so crops of one image spread over many batches: keep `shuffle_buffer` well above
 `crops_per_image` (16 times is comfortable). With `DataConfig.seed` set, every random choice (file order,
-crops, symmetries, shuffling) is seeded and every stage keeps its order, so two runs see the same batches.
+crops, symmetries, shuffling, degradations) is seeded and every stage keeps its order, so two runs see the same batches.
 """
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ import tensorflow as tf
 from absl import logging
 
 from srgan_tf.common import console, imaging
-from srgan_tf.config import DataConfig
-from srgan_tf.data import schema
+from srgan_tf.config import DataConfig, DegradationConfig
+from srgan_tf.data import degradation, schema
 
 AUTOTUNE = tf.data.AUTOTUNE
 FILES_READ_AT_ONCE = 8  # shards each input pipeline interleaves
@@ -111,11 +112,11 @@ def count_images(files: List[str], size: int, skip_corrupt: bool = False) -> Ima
 
 
 def _pipeline_seeds(seed: Optional[int], pipeline_id: int, resume_step: int) -> Tuple[Optional[int], ...]:
-    """Independent seeds for file order, crops and patch shuffling; distinct per input pipeline and for
-    each step a run resumes at, so a resumed run does not see its first batches again."""
+    """Independent seeds for file order, crops, patch shuffling and degradations; distinct per input pipeline
+    and for each step a run resumes at, so a resumed run does not see its first batches again."""
     if seed is None:
-        return None, None, None
-    return tuple(int(s) for s in np.random.SeedSequence([seed, pipeline_id, resume_step]).generate_state(3))
+        return None, None, None, None
+    return tuple(int(s) for s in np.random.SeedSequence([seed, pipeline_id, resume_step]).generate_state(4))
 
 
 def _square_symmetry(patch: tf.Tensor, index: int) -> tf.Tensor:
@@ -198,16 +199,19 @@ def _check_usable(files: List[str], patch: int, context: tf.distribute.InputCont
                          f"{usable} (of {count.total}).")
 
 
-def train_dataset_fn(config: DataConfig, scale: int, seed: Optional[int] = None,
-                     resume_step: int = 0) -> Callable[[tf.distribute.InputContext], tf.data.Dataset]:
+def train_dataset_fn(config: DataConfig, scale: int, seed: Optional[int] = None, resume_step: int = 0,
+                     degradations: DegradationConfig = DegradationConfig(),
+                     ) -> Callable[[tf.distribute.InputContext], tf.data.Dataset]:
     """A dataset function for `strategy.distribute_datasets_from_function` (or call it with InputContext()).
 
     Each input pipeline reads its own shards (or, with fewer shards than pipelines, every n-th example) and
     yields endless per-replica batches (lr [b, p/s, p/s, 3], hr [b, p, p, 3]), float32 in [0, 1], where
-    lr = bicubic_downscale(hr), rounded to 8 bits like evaluation and serving LR unless
-    `config.quantize_lr` is off, and p = config.hr_patch_size, s = scale. `seed` (None: nondeterministic)
-    fixes file order, crops and shuffling; `resume_step` (the step a run resumes at) is mixed into it, so a
-    seeded run that resumes does not repeat the batches it started with.
+    p = config.hr_patch_size, s = scale and lr = bicubic_downscale(hr), or with
+    `degradations.degradation == "realesrgan"` Real-ESRGAN's random degradation of hr, drawn for each patch
+    from a seed of its own (so the same patch gets the same LR however batches are split over replicas);
+    lr is rounded to 8 bits like evaluation and serving LR unless `config.quantize_lr` is off. `seed` (None:
+    nondeterministic) fixes file order, crops, shuffling and degradations; `resume_step` (the step a run
+    resumes at) is mixed into it, so a seeded run that resumes does not repeat the batches it started with.
     """
     if config.data_service and seed is not None:
         raise ValueError(f"--data_service={config.data_service} needs an unseeded input pipeline: a seeded one "
@@ -219,19 +223,29 @@ def train_dataset_fn(config: DataConfig, scale: int, seed: Optional[int] = None,
         raise FileNotFoundError(f"--train_records={config.train_records!r} matches no files.")
     patch, crops, lr_patch = config.hr_patch_size, config.crops_per_image, config.hr_patch_size // scale
 
+    def rounded(lr: tf.Tensor) -> tf.Tensor:
+        return imaging.quantize(lr) if config.quantize_lr else lr
+
     def with_lr(hr_patches: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
         hr = imaging.to_float(hr_patches)
-        lr = imaging.bicubic_downscale(hr, scale)
-        if config.quantize_lr:
-            lr = imaging.quantize(lr)
+        lr = rounded(imaging.bicubic_downscale(hr, scale))
         lr.set_shape([hr.shape[0], lr_patch, lr_patch, 3])
+        return lr, hr
+
+    def with_degraded_lr(hr_patch: tf.Tensor, seed: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+        hr = imaging.to_float(hr_patch)
+        if degradations.usm_hr:
+            hr = degradation.unsharp_mask(hr)
+        lr = rounded(degradation.degrade(hr, seed, degradations, scale))
+        lr.set_shape([lr_patch, lr_patch, 3])
         return lr, hr
 
     def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
         batch_size = context.get_per_replica_batch_size(config.batch_size)
         my_files, shard_examples = _shard_for_pipeline(files, context)
         _check_usable(my_files, patch, context, shard_examples, config.skip_corrupt_records)
-        files_seed, crops_seed, shuffle_seed = _pipeline_seeds(seed, context.input_pipeline_id, resume_step)
+        files_seed, crops_seed, shuffle_seed, degrade_seed = _pipeline_seeds(seed, context.input_pipeline_id,
+                                                                             resume_step)
         # Sharding examples needs the same record order in every pipeline; a seed asks for it everywhere.
         ordered = shard_examples or seed is not None
 
@@ -247,14 +261,20 @@ def train_dataset_fn(config: DataConfig, scale: int, seed: Optional[int] = None,
         if shard_examples:
             examples = examples.shard(context.num_input_pipelines, context.input_pipeline_id)
         crop_seeds = tf.data.Dataset.random(seed=crops_seed).batch(2, drop_remainder=True)
-        batches = (tf.data.Dataset.zip((examples, crop_seeds))
+        patches = (tf.data.Dataset.zip((examples, crop_seeds))
                    .map(lambda features, seed: random_patches(imaging.decode_rgb(features["image/encoded"]),
                                                               patch, crops, seed),
                         num_parallel_calls=AUTOTUNE, deterministic=ordered)
                    .unbatch()
-                   .shuffle(config.shuffle_buffer, seed=shuffle_seed)
-                   .batch(batch_size, drop_remainder=True)
-                   .map(with_lr, num_parallel_calls=AUTOTUNE, deterministic=ordered))
+                   .shuffle(config.shuffle_buffer, seed=shuffle_seed))
+        if degradations.degradation == "realesrgan":
+            degrade_seeds = tf.data.Dataset.random(seed=degrade_seed).batch(2, drop_remainder=True)
+            batches = (tf.data.Dataset.zip((patches, degrade_seeds))
+                       .map(with_degraded_lr, num_parallel_calls=AUTOTUNE, deterministic=ordered)
+                       .batch(batch_size, drop_remainder=True))
+        else:
+            batches = (patches.batch(batch_size, drop_remainder=True)
+                       .map(with_lr, num_parallel_calls=AUTOTUNE, deterministic=ordered))
         if config.data_service:
             batches = _on_data_service(batches, config.data_service, context)
         return batches.prefetch(AUTOTUNE)

@@ -2,7 +2,7 @@
 
 LR images are either given (a folder matched to the HR images by name, as DIV2K's `0801x4.png` for
 `0801.png`) or made from the HR image the way the papers make them: mod-crop, antialiased bicubic
-downscaling, rounding to 8 bits.
+downscaling, rounding to 8 bits; or, for real-world models, by Real-ESRGAN's degradation seeded per image.
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import numpy as np
 
 from srgan_tf.common import imaging
 from srgan_tf.common.image_files import BENCHMARK_FORMATS, extensions
+from srgan_tf.config import DegradationConfig
+from srgan_tf.data import degradation
 
 IMAGE_EXTENSIONS = extensions(BENCHMARK_FORMATS)
 
@@ -92,8 +94,10 @@ def find_benchmarks(hr_dirs: Sequence[str], lr_dirs: Sequence[str], scale: int) 
     return benchmarks
 
 
-def load_pair(pair: ImagePair, scale: int, min_size: int) -> Tuple[np.ndarray, np.ndarray]:
-    """`(lr, hr)` uint8 arrays, HR mod-cropped so that it is exactly `scale` times LR.
+def load_pair(pair: ImagePair, scale: int, min_size: int, degradations: DegradationConfig = DegradationConfig(),
+              seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+    """`(lr, hr)` uint8 arrays, HR mod-cropped so that it is exactly `scale` times LR. LR not given is made by
+    `degradations` (Real-ESRGAN's seeded by `seed` and the pair's name, or bicubic).
 
     Raises ValueError naming the file when it is unreadable, too small, or its LR and HR sizes disagree.
     """
@@ -103,6 +107,11 @@ def load_pair(pair: ImagePair, scale: int, min_size: int) -> Tuple[np.ndarray, n
     if min(hr.shape[:2]) < min_size:
         raise ValueError(f"{pair.hr_path}: {width}x{height} is too small to evaluate at x{scale}: at least "
                          f"{min_size}x{min_size} pixels are needed after cropping to a multiple of {scale}.")
+    if pair.lr_path is None and degradations.degradation == "realesrgan":
+        try:
+            return degradation.degrade_image(hr, seed, pair.name, degradations, scale), hr
+        except ValueError as error:
+            raise ValueError(f"{pair.hr_path}: {error}") from error
     if pair.lr_path is None:
         lr = imaging.to_uint8(imaging.bicubic_downscale(imaging.to_float(hr), scale)).numpy()
         return lr, hr

@@ -18,7 +18,7 @@ def format_table(result: BenchmarkResult, model_name: str, config: EvalConfig) -
     name_width = max([len(r.name) for r in result.images] + [12])
     lines = [
         f"{result.benchmark.name} x{config.scale}, model {model_name}: PSNR (dB) and SSIM on "
-        f"{config.channel}, {config.border}-pixel border removed",
+        f"{config.channel}, {config.border}-pixel border removed{_lr_note(result, config)}",
         f"{'image':<{name_width}} {'PSNR':>7} {'SSIM':>7} {'bicubic PSNR':>13} {'bicubic SSIM':>13} "
         f"{'seconds':>8}",
     ]
@@ -33,6 +33,10 @@ def format_table(result: BenchmarkResult, model_name: str, config: EvalConfig) -
     for failure in result.failures:
         lines.append(f"skipped: {failure.reason}")
     return "\n".join(lines)
+
+
+def _lr_note(result: BenchmarkResult, config: EvalConfig) -> str:
+    return "" if result.benchmark.lr_dir or config.made_lr == "bicubic" else f"; LR by {config.made_lr}"
 
 
 def format_summary(results: Sequence[BenchmarkResult], labels: Sequence[str], config: EvalConfig) -> str:
@@ -60,7 +64,8 @@ def to_json(result: BenchmarkResult, model_name: str, config: EvalConfig) -> str
     return json.dumps({
         "benchmark": result.benchmark.name,
         "hr_dir": result.benchmark.hr_dir,
-        "lr_dir": result.benchmark.lr_dir,  # null: LR made from HR by antialiased bicubic
+        "lr_dir": result.benchmark.lr_dir,  # null: LR made from HR as "made_lr" says
+        "made_lr": None if result.benchmark.lr_dir else config.made_lr,
         "model": model_name,
         "scale": config.scale,
         "shave": config.border,

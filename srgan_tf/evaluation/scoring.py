@@ -13,7 +13,7 @@ from absl import logging
 from srgan_tf import SUPPORTED_SCALES
 from srgan_tf.common import imaging
 from srgan_tf.common.image_files import BENCHMARK_FORMATS, format_names
-from srgan_tf.config import Settings, setting
+from srgan_tf.config import DegradationConfig, Settings, setting
 from srgan_tf.evaluation import metrics
 from srgan_tf.evaluation.image_pairs import Benchmark, Failure, ImagePair, load_pair
 from srgan_tf.evaluation.pictures import comparison_picture
@@ -24,11 +24,15 @@ METRIC_NAMES = ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim")
 
 @dataclasses.dataclass(frozen=True)
 class EvalConfig(Settings):
-    """How results are measured; the defaults are the papers' (Y channel, a border of `scale` pixels)."""
+    """How results are measured, and how LR is made from HR when a benchmark gives none; the defaults are the
+    papers' (bicubic LR, Y channel, a border of `scale` pixels)."""
 
     scale: int = setting(4, "Upscaling factor.", choices=SUPPORTED_SCALES)
     shave: Optional[int] = setting(None, "Border removed before measuring; default: the scale.", lower_bound=0)
     y_only: bool = setting(True, "Measure the Y channel (as papers do); --noy_only measures RGB.")
+    seed: int = setting(0, "With --degradation=realesrgan: the seed of each image's LR, drawn from it and the "
+                           "image's name, so a benchmark is the same in every run.")
+    degradations: DegradationConfig = dataclasses.field(default_factory=DegradationConfig)
 
     @property
     def border(self) -> int:
@@ -37,6 +41,13 @@ class EvalConfig(Settings):
     @property
     def channel(self) -> str:
         return "Y" if self.y_only else "RGB"
+
+    @property
+    def made_lr(self) -> str:
+        """How LR images not given are made, for reports."""
+        if self.degradations.degradation == "realesrgan":
+            return f"realesrgan degradation, seed {self.seed}"
+        return "bicubic"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,7 +117,8 @@ def evaluate_image(upscalers: Sequence[Upscaler], pair: ImagePair, config: EvalC
     """Upscales one pair's LR image with each upscaler, measures each and bicubic against HR, and saves the
     comparison picture when given a path. Raises ValueError naming the file when the pair can't be evaluated.
     """
-    lr, hr = load_pair(pair, config.scale, min_size=2 * config.border + metrics.SSIM_WINDOW)
+    lr, hr = load_pair(pair, config.scale, min_size=2 * config.border + metrics.SSIM_WINDOW,
+                       degradations=config.degradations, seed=config.seed)
     try:
         comparison = compare(upscalers, lr, hr, config)
     except ValueError as error:

@@ -101,7 +101,8 @@ def prepare_training(config: TrainingConfig):
         checkpointing.write_model_config(bookkeeping.model_dir, config.generator)
 
     def dataset_fn(resume_step: int = 0):
-        return pipeline.train_dataset_fn(data, config.generator.scale, config.pipeline_seed, resume_step)
+        return pipeline.train_dataset_fn(data, config.generator.scale, config.pipeline_seed, resume_step,
+                                         config.degradation)
 
     # A deterministic run checkpoints its input position, so its input must exist before the restore.
     resumable_input = ResumableInput(strategy, dataset_fn()) if runtime.deterministic else None
