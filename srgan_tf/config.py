@@ -15,12 +15,41 @@ from typing import Dict, Optional, Tuple
 
 from srgan_tf import SUPPORTED_SCALES
 
-# Names used by the papers for the VGG19 feature maps, mapped to Keras layer names. SRGAN's "vgg54" is
-# block5_conv4 after its ReLU; ESRGAN compares features before it ("_before_relu"), which keep the sign and
-# magnitude the ReLU drops.
+# Names used by the papers for the VGG19 feature maps, mapped to Keras layer names: "vgg<i><j>" is the j-th
+# convolution of block i (before the i-th max-pooling), after its ReLU; SRGAN's "vgg54" is block5_conv4.
+# ESRGAN compares features before the ReLU ("_before_relu"), which keep the sign and magnitude the ReLU drops.
 BEFORE_RELU = "_before_relu"
-VGG_LAYERS = {"vgg54": "block5_conv4", "vgg22": "block2_conv2"}
+VGG19_BLOCKS = (2, 2, 4, 4, 4)  # convolutions in each block
+VGG_LAYERS = {f"vgg{block}{conv}": f"block{block}_conv{conv}"
+              for block, convolutions in enumerate(VGG19_BLOCKS, start=1) for conv in range(1, convolutions + 1)}
 VGG_LAYERS.update({name + BEFORE_RELU: layer for name, layer in list(VGG_LAYERS.items())})
+
+
+def _parse_vgg_layer_weights(text: str) -> Tuple[Tuple[str, float], ...]:
+    """--vgg_layer_weights as (layer, weight) pairs, in its order; ValueError names the flag and the bad item."""
+    pairs = []
+    for item in (item.strip() for item in text.split(",")):
+        if not item:
+            continue
+        named = f"--vgg_layer_weights: {item!r}"
+        layer, colon, weight = (part.strip() for part in item.partition(":"))
+        if not colon:
+            raise ValueError(f"{named} is not layer:weight (e.g. vgg54_before_relu:1).")
+        if layer not in VGG_LAYERS:
+            names = ", ".join(name for name in VGG_LAYERS if not name.endswith(BEFORE_RELU))
+            raise ValueError(f"{named}: {layer!r} is no VGG19 layer; they are {names}, each also *{BEFORE_RELU}.")
+        try:
+            value = float(weight)
+        except ValueError:
+            raise ValueError(f"{named}: the weight {weight!r} is not a number.") from None
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{named}: the weight must be a finite number >= 0.")
+        if any(layer == seen for seen, _ in pairs):
+            raise ValueError(f"{named}: {layer} is weighted twice.")
+        pairs.append((layer, value))
+    if not pairs:
+        raise ValueError(f"--vgg_layer_weights={text!r} names no layer.")
+    return tuple(pairs)
 
 
 def setting(default, help: str, choices=None, lower_bound=None):
@@ -267,8 +296,14 @@ class LossConfig(Settings):
                                        "(SRGAN-MSE).", choices=("vgg", "pixel"))
     content_loss_type: str = setting("mse", "How VGG features are compared: mse (SRGAN) or l1 (ESRGAN).",
                                      choices=("mse", "l1"))
-    vgg_layer: str = setting("vgg54", "VGG19 features for the content loss; *_before_relu: before the layer's "
-                                      "ReLU (ESRGAN: vgg54_before_relu).", choices=sorted(VGG_LAYERS))
+    vgg_layer: str = setting("vgg54", "VGG19 features for the content loss: vgg<i><j> is the j-th convolution of "
+                                      "block i (SRGAN: vgg54); *_before_relu: before its ReLU (ESRGAN: "
+                                      "vgg54_before_relu).", choices=sorted(VGG_LAYERS))
+    vgg_layer_weights: str = setting(
+        "", "Several VGG19 layers for the content loss, as comma-separated layer:weight pairs (layers named as "
+            "for --vgg_layer): the content loss is the weighted sum of each layer's --content_loss_type distance. "
+            "Replaces --vgg_layer (Real-ESRGAN: vgg12_before_relu:0.1,vgg22_before_relu:0.1,vgg34_before_relu:1,"
+            "vgg44_before_relu:1,vgg54_before_relu:1); empty: --vgg_layer alone, weight 1.")
     vgg_weights: str = setting("imagenet", "'imagenet' (downloaded by Keras), 'none' (random, seeded) or a path "
                                            "to a weights file.")
     vgg_feature_scale: float = setting(1.0 / 12.75, "VGG features are multiplied by this before they are "
@@ -281,6 +316,25 @@ class LossConfig(Settings):
                                               "1e-3, ESRGAN 5e-3).", lower_bound=0.0)
     pixel_weight: float = setting(0.0, "Weight of a --pixel_loss term in the GAN phase generator's loss "
                                        "(ESRGAN: 1e-2 with --pixel_loss=l1).", lower_bound=0.0)
+
+    def _check(self) -> None:
+        if not self.vgg_layer_weights:
+            return
+        named = f"--vgg_layer_weights={self.vgg_layer_weights}"
+        if self.vgg_layer != LossConfig.vgg_layer:  # the class attribute is the default
+            raise ValueError(f"--vgg_layer={self.vgg_layer} and {named} both choose the content loss's VGG "
+                             f"layers: pass --vgg_layer_weights alone (it replaces --vgg_layer).")
+        if self.content_loss != "vgg":
+            raise ValueError(f"{named} weighs VGG features, but --content_loss={self.content_loss} compares "
+                             f"pixels.")
+        _parse_vgg_layer_weights(self.vgg_layer_weights)
+
+    @property
+    def weighted_vgg_layers(self) -> Tuple[Tuple[str, float], ...]:
+        """The content loss's VGG layers and their weights: --vgg_layer_weights, or --vgg_layer with weight 1."""
+        if not self.vgg_layer_weights:
+            return ((self.vgg_layer, 1.0),)
+        return _parse_vgg_layer_weights(self.vgg_layer_weights)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from srgan_tf.config import GeneratorConfig, training_config
+from srgan_tf.config import VGG_LAYERS, GeneratorConfig, LossConfig, training_config
 
 
 def test_model_configs_written_before_the_generator_options_load_as_the_paper_network():
@@ -41,6 +41,15 @@ def test_model_configs_written_before_the_generator_options_load_as_the_paper_ne
     ({"resize_range": (1.1, 1.5)}, "--resize_range=1.1,1.5 must reach above 1 for 'up' and below 1 for 'down'"),
     ({"blur_kernel_size": 20}, "--blur_kernel_size=20 must be odd"),
     ({"blur_kernel_size": 1}, "--blur_kernel_size=1 must be >= 3"),
+    ({"vgg_layer_weights": "vgg22:1,vgg55:1"}, "--vgg_layer_weights: 'vgg55:1': 'vgg55' is no VGG19 layer"),
+    ({"vgg_layer_weights": "vgg22:1,vgg54"}, "--vgg_layer_weights: 'vgg54' is not layer:weight"),
+    ({"vgg_layer_weights": "vgg22:x"}, "--vgg_layer_weights: 'vgg22:x': the weight 'x' is not a number"),
+    ({"vgg_layer_weights": "vgg22:-1"}, "--vgg_layer_weights: 'vgg22:-1': the weight must be a finite number >= 0"),
+    ({"vgg_layer_weights": "vgg22:nan"}, "--vgg_layer_weights: 'vgg22:nan': the weight must be a finite"),
+    ({"vgg_layer_weights": "vgg22:1,vgg54:1,vgg22:2"}, "--vgg_layer_weights: 'vgg22:2': vgg22 is weighted twice"),
+    ({"vgg_layer_weights": " , "}, "--vgg_layer_weights=' , ' names no layer"),
+    ({"vgg_layer": "vgg22", "vgg_layer_weights": "vgg54:1"}, "--vgg_layer=vgg22 and --vgg_layer_weights=vgg54:1"),
+    ({"content_loss": "pixel", "vgg_layer_weights": "vgg54:1"}, "but --content_loss=pixel compares pixels"),
 ])
 def test_settings_that_cannot_work_are_refused_by_flag_name(overrides, named):
     with pytest.raises(ValueError, match=named):
@@ -48,7 +57,7 @@ def test_settings_that_cannot_work_are_refused_by_flag_name(overrides, named):
 
 
 @pytest.mark.parametrize("bad,match", [(dict(scale=3), "--scale=3"),
-                                      (dict(vgg_layer="vgg33"), "--vgg_layer='vgg33'")])
+                                      (dict(vgg_layer="vgg55"), "--vgg_layer='vgg55'")])
 def test_bad_model_config_names_the_flag(bad, match):
     with pytest.raises(ValueError, match=match):
         training_config(model_dir="m", **bad)
@@ -69,3 +78,20 @@ def test_bad_model_config_names_the_flag(bad, match):
 def test_settings_across_groups_are_checked_where_they_meet(settings, named):
     with pytest.raises(ValueError, match=named):
         training_config(**{"model_dir": "m", **settings})
+
+
+def test_vgg_layers_are_named_as_the_papers_name_them():
+    assert (VGG_LAYERS["vgg12"], VGG_LAYERS["vgg22"], VGG_LAYERS["vgg34"], VGG_LAYERS["vgg54"]) == (
+        "block1_conv2", "block2_conv2", "block3_conv4", "block5_conv4")
+    assert VGG_LAYERS["vgg44_before_relu"] == "block4_conv4"
+    assert len(VGG_LAYERS) == 2 * 16  # every convolution of VGG19, after and before its ReLU
+
+
+def test_vgg_layer_weights_replace_the_single_vgg_layer():
+    assert LossConfig().weighted_vgg_layers == (("vgg54", 1.0),)
+    assert LossConfig(vgg_layer="vgg22_before_relu").weighted_vgg_layers == (("vgg22_before_relu", 1.0),)
+    real_esrgan = LossConfig(vgg_layer_weights="vgg12_before_relu:0.1, vgg22_before_relu:0.1,vgg34_before_relu:1,"
+                                               "vgg44_before_relu:1,vgg54_before_relu:1,")
+    assert real_esrgan.weighted_vgg_layers == (("vgg12_before_relu", 0.1), ("vgg22_before_relu", 0.1),
+                                               ("vgg34_before_relu", 1.0), ("vgg44_before_relu", 1.0),
+                                               ("vgg54_before_relu", 1.0))
