@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+from typing import Sequence
 
 import keras
 import numpy as np
@@ -33,17 +34,49 @@ def _seeded_init(model: keras.Model, seed: int) -> None:
             ])
 
 
-def _features_before_relu(conv: layers.Conv2D):
-    """What `conv` computes before its ReLU: a linear copy of it, with its weights, on its input."""
+def _features_before_relu(conv: layers.Conv2D, inputs):
+    """What `conv` computes on `inputs` before its ReLU: a linear copy of it, with its weights."""
     linear = layers.Conv2D(conv.filters, conv.kernel_size, padding=conv.padding, name=conv.name + BEFORE_RELU)
-    features = linear(conv.input)
+    features = linear(inputs)
     linear.set_weights(conv.get_weights())
     return features
 
 
+def _feature_maps(vgg: keras.Model, names: Sequence[str]) -> keras.Model:
+    """VGG19's layers up to the deepest of the named feature maps, with one output per name, in their order.
+
+    A convolution whose features are wanted before its ReLU runs once, linearly, and its ReLU follows as a layer
+    of its own, feeding the next layers (and the output of the same convolution after its ReLU, if also named):
+    no convolution is computed twice.
+    """
+    def key(name: str) -> str:
+        return VGG_LAYERS[name] + (BEFORE_RELU if name.endswith(BEFORE_RELU) else "")
+
+    split = {VGG_LAYERS[name] for name in names if name.endswith(BEFORE_RELU)}
+    missing = {key(name) for name in names}
+    maps = {}
+    x = inputs = keras.Input((None, None, 3), name="bgr")
+    for layer in vgg.layers[1:]:  # a chain: convolutions and max-poolings
+        if not missing:
+            break
+        if layer.name in split:
+            maps[layer.name + BEFORE_RELU] = _features_before_relu(layer, x)
+            x = layers.Activation(layer.activation, name=layer.name + "_relu")(maps[layer.name + BEFORE_RELU])
+        else:
+            x = layer(x)
+        maps[layer.name] = x
+        missing -= {layer.name, layer.name + BEFORE_RELU}
+    outputs = [maps[key(name)] for name in names]
+    return keras.Model(inputs, outputs[0] if len(outputs) == 1 else outputs)
+
+
 def build_vgg_features(config: LossConfig, seed: int = 0) -> keras.Model:
-    """Frozen VGG19 up to the configured layer (after its ReLU, or before it for `*_before_relu`), taking RGB
-    in [0, 1]; float32 weights, computing in the global policy's dtype (float32 under mixed_float16).
+    """Frozen VGG19 up to the deepest layer of `config.weighted_vgg_layers` (each after its ReLU, or before it
+    for `*_before_relu`), taking RGB in [0, 1]; float32 weights, computing in the global policy's dtype (float32
+    under mixed_float16).
+
+    Its output: the features of --vgg_layer (one layer), or a list of each layer's, in the order of
+    --vgg_layer_weights.
 
     `vgg_weights`: "imagenet" (Keras' download and cache), "none" (random, seeded) or a local weights file.
     """
@@ -65,10 +98,9 @@ def build_vgg_features(config: LossConfig, seed: int = 0) -> keras.Model:
         if weights == "none":
             _seeded_init(vgg, seed)
         rgb = keras.Input((None, None, 3), name="rgb")
-        layer = vgg.get_layer(VGG_LAYERS[config.vgg_layer])
-        output = _features_before_relu(layer) if config.vgg_layer.endswith(BEFORE_RELU) else layer.output
-        features = keras.Model(vgg.input, output)
+        names = [name for name, _ in config.weighted_vgg_layers]
+        features = _feature_maps(vgg, names)
         model = keras.Model(rgb, features(VggPreprocess(dtype="float32", name="vgg_preprocess")(rgb)),
-                            name=f"vgg19_{config.vgg_layer}")
+                            name="vgg19_" + "_".join(names))
     model.trainable = False
     return model

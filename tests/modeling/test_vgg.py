@@ -30,6 +30,26 @@ def test_features_before_relu_are_the_same_layer_without_its_relu(layer):
     np.testing.assert_allclose(np.maximum(before, 0), after, rtol=1e-5, atol=1e-5 * np.abs(after).max())
 
 
+# Out of depth order, before and after the ReLU of one convolution, and down to block 5 (2x2 on 32 pixels).
+SEVERAL = ("vgg54_before_relu", "vgg12_before_relu", "vgg22", "vgg22_before_relu")
+
+
+def test_several_layers_give_the_features_each_gives_alone_from_one_vgg():
+    config = LossConfig(vgg_layer_weights=",".join(f"{layer}:1" for layer in SEVERAL), vgg_weights="none")
+    vgg = build_vgg_features(config, seed=7)
+    x = tf.random.uniform([2, 32, 32, 3], seed=6)
+    features = vgg(x)
+    assert isinstance(features, list) and len(features) == len(SEVERAL)
+    for layer, multi in zip(SEVERAL, features):
+        alone = build_vgg_features(LossConfig(vgg_layer=layer, vgg_weights="none"), seed=7)(x).numpy()
+        assert multi.shape == alone.shape, layer
+        np.testing.assert_allclose(multi.numpy(), alone, rtol=1e-5, atol=1e-5 * np.abs(alone).max(), err_msg=layer)
+    # One VGG19 to block5_conv4: each of its 16 convolutions once, the ones split from their ReLU included.
+    (inner,) = [layer for layer in vgg.layers if isinstance(layer, keras.Model)]
+    assert sum(isinstance(layer, keras.layers.Conv2D) for layer in inner.layers) == 16
+    assert not vgg.trainable_weights
+
+
 def test_random_vgg_is_seeded():
     config = LossConfig(vgg_layer="vgg22", vgg_weights="none")
     x = tf.random.uniform([1, 16, 16, 3], seed=3)
