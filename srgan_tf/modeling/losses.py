@@ -3,7 +3,7 @@ so the result is the same for any number of replicas."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Callable, Sequence
 
 import tensorflow as tf
 
@@ -32,6 +32,18 @@ def feature_loss(hr_features: tf.Tensor, sr_features: tf.Tensor, feature_scale: 
     multiplied by `feature_scale` (SRGAN: 1/12.75), in float32."""
     scaled = [tf.cast(features, tf.float32) * feature_scale for features in (hr_features, sr_features)]
     return PIXEL_LOSSES[distance](*scaled)
+
+
+def weighted_feature_loss(hr_features, sr_features, weights: Sequence[float], feature_scale: float,
+                          distance: str = "mse") -> tf.Tensor:
+    """The content loss of several VGG layers per example: the sum over layers of weight x `feature_loss`
+    (Real-ESRGAN's perceptual loss, with L1 on features before the ReLU). `hr_features` and `sr_features` hold
+    one feature map per weight, in the order of `weights` (one layer: a tensor or a list of one)."""
+    hr_features, sr_features = tf.nest.flatten(hr_features), tf.nest.flatten(sr_features)
+    if not len(hr_features) == len(sr_features) == len(weights):
+        raise ValueError(f"{len(weights)} weights for {len(hr_features)} HR and {len(sr_features)} SR feature maps.")
+    return tf.add_n([weight * feature_loss(hr, sr, feature_scale, distance)
+                     for weight, hr, sr in zip(weights, hr_features, sr_features)])
 
 
 def _bce_with_logits(labels_value: float, logits: tf.Tensor) -> tf.Tensor:

@@ -139,7 +139,8 @@ class SRGANTask(Task):
             "discriminator", "d", build_discriminator(c.discriminator, c.data.hr_patch_size))
         self.vgg = None
         if c.loss.content_loss == "vgg":
-            self.vgg = build_vgg_features(c.loss, seed=c.runtime.seed or 0)
+            self.vgg = build_vgg_features(c.loss, seed=c.runtime.seed or 0)  # an output per weighted layer
+            self.vgg_layer_weights = [weight for _, weight in c.loss.weighted_vgg_layers]
 
     @property
     def all_reduces_in_step(self) -> bool:
@@ -155,8 +156,8 @@ class SRGANTask(Task):
             real_logits = self.discriminator(hr, training=True)
             fake_logits = self.discriminator(sr, training=True)
             pixel_loss = self._average(self._pixel_loss(hr, sr))
-            content_loss = pixel_loss if self.vgg is None else self._average(losses.feature_loss(
-                hr_features, self.vgg(sr), c.vgg_feature_scale, c.content_loss_type))
+            content_loss = pixel_loss if self.vgg is None else self._average(losses.weighted_feature_loss(
+                hr_features, self.vgg(sr), self.vgg_layer_weights, c.vgg_feature_scale, c.content_loss_type))
             adversarial = losses.ADVERSARIAL_LOSSES[c.adversarial](real_logits, fake_logits, self._batch_mean)
             adversarial_loss = self._average(adversarial.generator)
             g_loss = content_loss + c.adversarial_weight * adversarial_loss

@@ -17,6 +17,23 @@ def test_feature_losses_scale_features_before_comparing():
     np.testing.assert_allclose(losses.feature_loss(2 * a, b, 1 / 12.75, "l1"), [2.0], rtol=1e-6)
 
 
+def test_the_loss_of_several_layers_is_their_weighted_sum_per_example():
+    rng = np.random.default_rng(0)
+    shapes = [(2, 8, 8, 4), (2, 4, 4, 8), (2, 1, 1, 16)]  # per layer, deeper ones smaller and wider
+    hr = [rng.normal(size=shape).astype(np.float32) for shape in shapes]
+    sr = [rng.normal(size=shape).astype(np.float32) for shape in shapes]
+    weights, scale = (0.1, 1.0, 0.5), 0.25
+    for distance, compare in (("l1", np.abs), ("mse", np.square)):
+        expected = sum(w * compare(scale * (h - s)).mean(axis=(1, 2, 3)) for w, h, s in zip(weights, hr, sr))
+        loss = losses.weighted_feature_loss([tf.constant(h) for h in hr], [tf.constant(s) for s in sr], weights,
+                                            scale, distance)
+        assert loss.shape == (2,)
+        np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    # One layer, as --vgg_layer gives it (a tensor): the single-layer loss, times its weight.
+    np.testing.assert_array_equal(losses.weighted_feature_loss(hr[0], sr[0], [1.0], scale),
+                                  losses.feature_loss(hr[0], sr[0], scale))
+
+
 def _bce(label, logit):
     """Binary cross-entropy of sigmoid(logit) against label, in float64."""
     p = 1 / (1 + np.exp(-np.asarray(logit, np.float64)))

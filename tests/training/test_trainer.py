@@ -440,6 +440,33 @@ def test_the_vgg_content_loss_compares_features_of_sr_and_hr(one_device, tmp_pat
     assert float(step_metrics["content_loss"]) != pytest.approx(float(step_metrics["pixel_mse"]), rel=1e-2)
 
 
+# Real-ESRGAN's perceptual loss: L1 of features before the ReLU of five layers, weighted.
+REAL_ESRGAN_LAYERS = (("vgg12_before_relu", 0.1), ("vgg22_before_relu", 0.1), ("vgg34_before_relu", 1.0),
+                      ("vgg44_before_relu", 1.0), ("vgg54_before_relu", 1.0))
+
+
+def test_a_gan_step_learns_the_weighted_features_of_several_vgg_layers(one_device, tmp_path):
+    """On 32-pixel patches, so that block 5 still has 2x2 features; --vgg_layer back to its default, as the
+    weights replace it."""
+    trainer = fast_trainer(one_device, tmp_path, phase="gan", data=dict(hr_patch_size=32, batch_size=2, scale=4),
+                           model=dict(FAST, hr_patch_size=32, vgg_layer="vgg54"), content_loss_type="l1",
+                           vgg_feature_scale=0.5,
+                           vgg_layer_weights=",".join(f"{layer}:{weight}" for layer, weight in REAL_ESRGAN_LAYERS))
+    lr, hr = batch(size=32, count=2)
+    _, _, step_metrics = gradients(trainer, lr, hr)
+    sr = trainer.generator(lr, training=True)
+    hr_features, sr_features = trainer.task.vgg(hr), trainer.task.vgg(sr)
+    assert [f.shape[1] for f in hr_features] == [32, 16, 8, 4, 2]
+    expected = sum(weight * tf.reduce_mean(losses.feature_loss(h, s, 0.5, "l1"))
+                   for (_, weight), h, s in zip(REAL_ESRGAN_LAYERS, hr_features, sr_features))
+    assert float(step_metrics["content_loss"]) == pytest.approx(float(expected), rel=1e-5)
+
+    before = trainer.generator.get_weights()
+    step = run_steps(trainer, repeated(one_device, lr, hr), 1)
+    assert all(np.isfinite(value) for value in step.values()), step
+    assert any(np.any(w != b) for w, b in zip(trainer.generator.get_weights(), before))
+
+
 # ------------------------------------------------------------------------- train and evaluate agree
 
 
