@@ -356,6 +356,7 @@ class OptimizationConfig(Settings):
     warmup_steps: int = setting(0, "Steps of linear warm-up to --learning_rate (step i: (i + 1) / warmup of "
                                    "it).", lower_bound=0)
     beta1: float = setting(0.9, "Adam beta_1.")
+    beta2: float = setting(0.999, "Adam beta_2 (Real-ESRGAN: 0.99).")
     ema_decay: float = setting(0.0, "Keep an exponential moving average of the generator's weights with this "
                                     "decay (e.g. 0.999), checkpointed, and evaluate and export it; 0: off.")
 

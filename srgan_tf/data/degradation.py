@@ -37,33 +37,44 @@ LUMA = (0.299, 0.587, 0.114)
 
 
 class _Draws:
-    """Independent random draws from one stateless seed: the i-th folds i into it, so adding a draw at the
-    end does not change the earlier ones."""
+    """The random numbers of one degradation, drawn from its stateless seed in one op (drawing them one by one
+    cost more than a 64x64 blur): each call takes the next, counted while the graph is traced, so every
+    parameter always takes the same one."""
+
+    CAPACITY = 64
 
     def __init__(self, seed: tf.Tensor):
         self._seed = seed
+        self._uniforms = tf.unstack(tf.random.stateless_uniform([self.CAPACITY], seed))
         self._count = 0
 
-    def seed(self) -> tf.Tensor:
+    def _uniform(self) -> tf.Tensor:
+        if self._count == self.CAPACITY:
+            raise RuntimeError(f"a degradation draws more than {self.CAPACITY} random numbers")
         self._count += 1
-        return tf.random.experimental.stateless_fold_in(self._seed, self._count)
+        return self._uniforms[self._count - 1]
+
+    def seed(self) -> tf.Tensor:
+        """A stateless seed of its own, for drawing a tensor of numbers."""
+        return tf.random.experimental.stateless_fold_in(self._seed, self.CAPACITY + self._count)
 
     def uniform(self, low, high) -> tf.Tensor:
-        return low + (high - low) * tf.random.stateless_uniform([], self.seed())
+        return low + (high - low) * self._uniform()
 
     def chance(self, probability: float) -> tf.Tensor:
-        return tf.random.stateless_uniform([], self.seed()) < probability
+        return self._uniform() < probability
 
     def choice(self, probabilities) -> tf.Tensor:
         """An index drawn with these probabilities (int32)."""
         bounds = tf.math.cumsum(tf.constant(probabilities, tf.float32))[:-1]
-        drawn = tf.reduce_sum(tf.cast(bounds <= tf.random.stateless_uniform([], self.seed()), tf.int32))
+        drawn = tf.reduce_sum(tf.cast(bounds <= self._uniform(), tf.int32))
         return tf.minimum(drawn, len(probabilities) - 1)
 
     def pick(self, values) -> tf.Tensor:
         """One of `values`, uniformly."""
-        index = tf.random.stateless_uniform([], self.seed(), maxval=len(values), dtype=tf.int32)
-        return tf.gather(tf.constant(list(values)), index)
+        values = list(values)
+        index = tf.minimum(tf.cast(self._uniform() * len(values), tf.int32), len(values) - 1)
+        return tf.gather(tf.constant(values), index)
 
 
 def _either_side_of_one(draws: _Draws, low: float, high: float) -> tf.Tensor:
@@ -94,8 +105,7 @@ def _stage_parameters(draws: _Draws, config: DegradationConfig, order: str) -> D
     option = lambda name: getattr(config, name + order)  # noqa: E731
     direction = draws.choice(option("resize_prob"))
     low, high = option("resize_range")
-    factor = tf.switch_case(direction, [lambda: draws.uniform(1.0, high), lambda: draws.uniform(low, 1.0),
-                                        lambda: tf.constant(1.0)])
+    factor = tf.gather(tf.stack([draws.uniform(1.0, high), draws.uniform(low, 1.0), 1.0]), direction)
     return {"resize": direction, "factor": factor, "method": draws.pick(range(len(RESIZE_METHODS))),
             "gaussian": draws.chance(option("gaussian_noise_prob")),
             "sigma": draws.uniform(*option("noise_range")) / 255.0,

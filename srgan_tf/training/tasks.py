@@ -77,7 +77,8 @@ class Task:
 
     def _train_with_adam(self, name: str, short_name: str, network: keras.Model) -> keras.Model:
         optimization = self.config.optimization
-        optimizer = keras.optimizers.Adam(schedules.learning_rate(optimization), beta_1=optimization.beta1)
+        optimizer = keras.optimizers.Adam(schedules.learning_rate(optimization), beta_1=optimization.beta1,
+                                          beta_2=optimization.beta2)
         if self.loss_scaling:
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         # Keras 3 optimizers create slots lazily, which fails inside strategy.run: build them now.
