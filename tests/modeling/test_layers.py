@@ -1,11 +1,12 @@
-"""The layers of the networks: BicubicUpsample, PixelShuffle, VggPreprocess, FusedBatchNormalization
-(modeling/layers.py)."""
+"""The layers of the networks: BicubicUpsample, PixelShuffle, VggPreprocess, FusedBatchNormalization,
+SpectralNormalization (modeling/layers.py)."""
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from srgan_tf.modeling.layers import BicubicUpsample, FusedBatchNormalization, PixelShuffle, VggPreprocess
+from srgan_tf.modeling.layers import (BicubicUpsample, FusedBatchNormalization, PixelShuffle,
+                                      SpectralNormalization, VggPreprocess)
 from srgan_tf.modeling.policies import dtype_policy
 
 
@@ -73,3 +74,31 @@ def test_fused_batch_norm_trains_in_bfloat16_with_float32_statistics():
     assert y.dtype == tf.bfloat16 and fused.moving_variance.dtype == "float32"
     reference = keras.layers.BatchNormalization()(x, training=True)
     np.testing.assert_allclose(tf.cast(y, tf.float32), reference, atol=0.05)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x)
+
+
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_spectral_normalization_assigns_the_kernel_divided_by_its_float32_largest_singular_value(precision):
+    """A training call runs one power iteration from `vector_u` and stores the kernel divided by the singular
+    value it estimates, in float32: Keras' own layer, in a mixed-precision model, stored it rounded to
+    bfloat16 (16 bits of the float32 kernel lost on every call)."""
+    with dtype_policy(precision):
+        inputs = keras.Input((6, 6, 4))
+        normalized = SpectralNormalization(keras.layers.Conv2D(8, 3, use_bias=False))
+        model = keras.Model(inputs, normalized(inputs))
+    kernel, u = (w.numpy().astype(np.float64) for w in (normalized.layer.kernel, normalized.vector_u))
+    matrix = kernel.reshape(-1, 8)
+    v = _unit(u @ matrix.T)
+    u = _unit(v @ matrix)
+    sigma = (v @ matrix @ u.T).item()
+    assert abs(sigma - 1.0) > 0.05  # the kernel changes
+
+    model(tf.random.uniform([1, 6, 6, 4]), training=True)
+    np.testing.assert_allclose(normalized.vector_u.numpy(), u, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(normalized.layer.kernel.numpy(), kernel / sigma, rtol=1e-5, atol=1e-7)
+    before = normalized.layer.kernel.numpy()
+    model(tf.random.uniform([1, 6, 6, 4]), training=False)  # inference leaves both alone
+    np.testing.assert_array_equal(normalized.layer.kernel.numpy(), before)
