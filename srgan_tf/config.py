@@ -279,9 +279,17 @@ class DiscriminatorConfig(Settings):
     """The discriminator's shape; its input is an HR patch of --hr_patch_size."""
 
     discriminator: str = setting("vgg", "vgg: SRGAN's (8 convolutions, a 1024-wide dense layer); vgg128: "
-                                        "ESRGAN's (10 convolutions, 4x4 strided ones, a 100-wide dense layer).",
-                                 choices=("vgg", "vgg128"))
+                                        "ESRGAN's (10 convolutions, 4x4 strided ones, a 100-wide dense layer); "
+                                        "unet: Real-ESRGAN's U-Net with spectral normalisation, one logit per "
+                                        "pixel (--hr_patch_size a multiple of 8).",
+                                 choices=("vgg", "vgg128", "unet"))
     discriminator_filters: int = setting(64, "Filters in the discriminator's first layer.", lower_bound=1)
+
+    def check_patch_size(self, patch_size: int) -> None:
+        """Refuses a patch this discriminator cannot judge."""
+        if self.discriminator == "unet" and patch_size % 8:
+            raise ValueError(f"--hr_patch_size={patch_size} must be a multiple of 8 for --discriminator=unet: "
+                             f"its features are halved three times and doubled back to add to the earlier ones.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -475,6 +483,8 @@ class TrainingConfig(Settings):
             raise ValueError(f"--hr_patch_size={self.data.hr_patch_size} must be a multiple of "
                              f"--scale={self.generator.scale}.")
         self._check_degradation_fits()
+        if self.phase == "gan":
+            self.discriminator.check_patch_size(self.data.hr_patch_size)
         if self.data.data_service and self.runtime.deterministic:
             raise ValueError(f"--data_service={self.data.data_service} needs an unseeded input pipeline (a seeded "
                              f"one makes the same batches on every tf.data worker), so not --deterministic.")

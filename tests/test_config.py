@@ -65,6 +65,8 @@ def test_bad_model_config_names_the_flag(bad, match):
 
 @pytest.mark.parametrize("settings,named", [
     (dict(hr_patch_size=30, scale=4), "--hr_patch_size=30 must be a multiple of --scale=4"),
+    (dict(phase="gan", discriminator="unet", hr_patch_size=20, scale=4),
+     "--hr_patch_size=20 must be a multiple of 8 for --discriminator=unet"),
     (dict(data_service="grpc://d:1", deterministic=True, seed=1), "--data_service=grpc://d:1 needs an unseeded"),
     (dict(model_dir=""), "--model_dir is required"),
     (dict(learning_rate=1e-3, no_such_setting=1), "No such settings: \\['no_such_setting'\\]"),
@@ -95,3 +97,7 @@ def test_vgg_layer_weights_replace_the_single_vgg_layer():
     assert real_esrgan.weighted_vgg_layers == (("vgg12_before_relu", 0.1), ("vgg22_before_relu", 0.1),
                                                ("vgg34_before_relu", 1.0), ("vgg44_before_relu", 1.0),
                                                ("vgg54_before_relu", 1.0))
+
+
+def test_the_discriminators_patch_size_is_checked_only_where_it_is_built():
+    assert training_config(model_dir="m", phase="pretrain", discriminator="unet", hr_patch_size=20).phase

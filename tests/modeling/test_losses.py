@@ -1,5 +1,6 @@
 """Per-example losses: pixel MSE and L1, VGG features, vanilla and relativistic GAN (modeling/losses.py)."""
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from srgan_tf.modeling import losses
@@ -66,6 +67,20 @@ def test_relativistic_losses_take_the_mean_they_are_given():
     """Distributed training passes the mean over every replica's examples."""
     judged = losses.relativistic_average_gan(tf.constant(REAL), tf.constant(FAKE), batch_mean=lambda x: 0.0)
     np.testing.assert_allclose(judged.generator, (_bce(0, REAL[:, 0]) + _bce(1, FAKE[:, 0])) / 2, rtol=1e-6)
+
+
+@pytest.mark.parametrize("adversarial", [losses.vanilla_gan, losses.relativistic_average_gan])
+def test_per_pixel_logits_are_judged_pixel_by_pixel_and_averaged_per_example(adversarial):
+    """The U-Net's `[N, H, W, 1]` logits: every term of an example is the mean over its pixels of what each
+    pixel would give as an example of its own (RaGAN's means taken over every pixel of the batch)."""
+    rng = np.random.default_rng(0)
+    real, fake = (tf.constant(rng.normal(size=[3, 4, 4, 1]), tf.float32) for _ in range(2))
+    per_example = adversarial(real, fake)
+    per_pixel = adversarial(tf.reshape(real, [-1, 1]), tf.reshape(fake, [-1, 1]))
+    for term in ("generator", "discriminator", "real_correct", "fake_correct"):
+        expected = tf.reduce_mean(tf.reshape(getattr(per_pixel, term), [3, 16]), axis=1)
+        np.testing.assert_allclose(getattr(per_example, term), expected, rtol=1e-6, err_msg=term)
+    assert 0 < float(tf.reduce_min(per_example.real_correct)) < 1  # pixels of one example judged differently
 
 
 def test_losses_accept_float16_inputs_and_return_float32():
