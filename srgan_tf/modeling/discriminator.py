@@ -69,7 +69,9 @@ def _unet(x, f: int):
         skips.append(_normalized_conv(skips[-1], width, 4, index, strides=2))
     x = skips.pop()
     for index, width in enumerate([f * 4, f * 2, f], start=4):
-        x = layers.UpSampling2D(2, interpolation="bilinear", name=f"upsample{index}")(x)
+        # In float32 under mixed precision, as TensorFlow's bilinear resize computes anyway: XLA cannot compile
+        # the gradient of one of float16 or bfloat16 features (tensorflow/tensorflow#81273).
+        x = layers.UpSampling2D(2, interpolation="bilinear", dtype="float32", name=f"upsample{index}")(x)
         x = _normalized_conv(x, width, 3, index)
         x = layers.Add(name=f"skip{index}")([x, skips.pop()])
     for index in (7, 8):

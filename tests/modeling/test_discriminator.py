@@ -9,6 +9,7 @@ from srgan_tf.config import DiscriminatorConfig, GeneratorConfig, LossConfig
 from srgan_tf.modeling.discriminator import build_discriminator
 from srgan_tf.modeling.generator import build_generator
 from srgan_tf.modeling.layers import SpectralNormalization
+from srgan_tf.modeling.policies import dtype_policy
 from srgan_tf.modeling.vgg import build_vgg_features
 from tests.tiny_models import TINY_GENERATOR
 
@@ -57,6 +58,23 @@ def test_spectral_normalization_brings_the_largest_singular_value_of_each_kernel
     for _ in range(40):  # a power iteration per call
         train(hr)
     np.testing.assert_allclose(largest_singular_values(), 1.0, atol=0.01)
+
+
+@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+def test_the_unets_training_step_compiles_with_xla_under_mixed_precision(precision):
+    """XLA fails to compile the gradient of a bilinear upsampling of float16 or bfloat16 features
+    (tensorflow/tensorflow#81273): the U-Net upsamples in float32."""
+    with dtype_policy(precision):
+        discriminator = build_discriminator(UNET, 16)
+
+    @tf.function(jit_compile=True)
+    def gradients(hr):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(discriminator(hr, training=True))
+        return tape.gradient(loss, discriminator.trainable_variables)
+
+    for gradient in gradients(tf.random.uniform([2, 16, 16, 3])):
+        assert np.all(np.isfinite(gradient.numpy())) and np.any(gradient.numpy())
 
 
 def test_the_unet_refuses_patches_it_cannot_halve_three_times():
