@@ -23,7 +23,7 @@ from srgan_tf.training.controller import TrainingController
 from srgan_tf.training.distribute import WorkersDisagreeError
 from srgan_tf.training.schedules import learning_rate_schedule
 from tests.summaries import summary_tags
-from tests.tiny_models import ESRGAN, FAST, MODEL, generator_of
+from tests.tiny_models import ESRGAN, FAST, MODEL, UNET, generator_of
 from tests.training.tiny_trainers import DATA, batch, fast_trainer, make_trainer, repeated, run_steps
 
 
@@ -61,8 +61,8 @@ def fixed_batches(strategy, seed=0):
 
 
 @pytest.mark.parametrize("precision", ["float32", "mixed_float16", "mixed_bfloat16"])
-@pytest.mark.parametrize("phase,model", [("pretrain", MODEL), ("gan", MODEL), ("gan", ESRGAN)],
-                         ids=["pretrain", "gan", "esrgan"])
+@pytest.mark.parametrize("phase,model", [("pretrain", MODEL), ("gan", MODEL), ("gan", ESRGAN), ("gan", UNET)],
+                         ids=["pretrain", "gan", "esrgan", "unet"])
 def test_a_step_on_two_replicas_gives_finite_losses_and_identical_replicas(strategy, tmp_path, phase, model,
                                                                            precision):
     trainer = make_trainer(strategy, tmp_path, phase, precision, model=model, ema_decay=0.5)
@@ -82,6 +82,7 @@ def test_a_step_on_two_replicas_gives_finite_losses_and_identical_replicas(strat
         assert {"adversarial_loss", "pixel_loss", "d_loss", "d_accuracy_real", "d_accuracy_fake", "d_real_logit",
                 "d_fake_logit"} <= set(metrics)
         networks.append(trainer.task.discriminator)
+    # Spectral normalisation's kernels and power-iteration vectors, updated in each replica's forward pass, too.
     for variable in (w for network in networks for w in network.weights):
         first, second = (replica.numpy() for replica in variable.value.values)
         np.testing.assert_array_equal(first, second, err_msg=variable.path)
@@ -130,8 +131,9 @@ def _gradients(trainer):
 # (float16); losses, relative, 5.3e-7 (3.7e-6 with ESRGAN's networks).
 @pytest.mark.parametrize("phase,model,precision,gradients_rtol", [("gan", MODEL, "float32", 5e-4),
                                                                   ("gan", VANILLA_ESRGAN, "float32", 5e-4),
+                                                                  ("gan", UNET, "float32", 5e-4),
                                                                   ("pretrain", MODEL, "mixed_float16", 2e-3)],
-                         ids=["gan", "esrgan_networks", "pretrain"])
+                         ids=["gan", "esrgan_networks", "unet", "pretrain"])
 def test_xla_step_gives_the_weights_of_the_plain_step(strategy, tmp_path, phase, model, precision, gradients_rtol):
     plain = make_trainer(strategy, tmp_path / "plain", phase, precision, model=model)
     compiled = make_trainer(strategy, tmp_path / "xla", phase, precision, model=model, jit_compile="on")
@@ -163,13 +165,15 @@ def _state(trainer):
     return [(v.path, v.numpy()) for v in variables] + [("step", trainer.step.numpy())]
 
 
-def test_checkpoint_round_trip_restores_everything_exactly(strategy, tmp_path):
-    trainer = make_trainer(strategy, tmp_path, "gan", "mixed_float16")
+@pytest.mark.parametrize("model", [MODEL, UNET], ids=["gan", "unet"])
+def test_checkpoint_round_trip_restores_everything_exactly(strategy, tmp_path, model):
+    trainer = make_trainer(strategy, tmp_path, "gan", "mixed_float16", model=model)
     run_steps(trainer, fixed_batches(strategy), 3)
     trainer.save_checkpoint()
     saved = _state(trainer)
 
-    restored = make_trainer(strategy, tmp_path, "gan", "mixed_float16")
+    restored = make_trainer(strategy, tmp_path, "gan", "mixed_float16", model=model)
+    initial = _state(restored)
     assert "resumed" in restored.restore_or_initialize()
     after = _state(restored)
     assert len(after) == len(saved)
@@ -180,6 +184,9 @@ def test_checkpoint_round_trip_restores_everything_exactly(strategy, tmp_path):
     names = [name for name, _ in saved]
     assert any("dynamic_scale" in n for n in names) and any("momentum" in n for n in names)
     assert any(np.any(v != 0) for n, v in saved if "momentum" in n)
+    if model is UNET:  # and spectral normalisation's power-iteration vectors, which the steps moved
+        moved = [np.any(v != first) for (n, v), (_, first) in zip(saved, initial) if n.endswith("vector_u")]
+        assert len(moved) == 8 and all(moved)
 
 
 @pytest.mark.parametrize("jit_compile", ["auto", "on"])
