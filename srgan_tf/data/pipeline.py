@@ -244,6 +244,7 @@ def train_dataset_fn(config: DataConfig, scale: int, seed: Optional[int] = None,
         batch_size = context.get_per_replica_batch_size(config.batch_size)
         my_files, shard_examples = _shard_for_pipeline(files, context)
         _check_usable(my_files, patch, context, shard_examples, config.skip_corrupt_records)
+        logging.info("Training LR: %s at x%d", degradations.degradation, scale)
         files_seed, crops_seed, shuffle_seed, degrade_seed = _pipeline_seeds(seed, context.input_pipeline_id,
                                                                              resume_step)
         # Sharding examples needs the same record order in every pipeline; a seed asks for it everywhere.

@@ -27,3 +27,18 @@ def test_a_run_through_absl_with_a_flagfile(tmp_path, tiny_records):
     assert {"g_loss", "content_loss", "learning_rate/g", "perf/step_time_s",
             "perf/hr_patches_per_s"} <= summary_tags(model_dir / "train")
     assert {"eval/psnr_y", "eval/ssim_y", "eval/nearest|bicubic|sr|hr"} <= summary_tags(model_dir / "eval")
+
+
+def test_a_real_esrgan_gan_run_on_two_replicas(tmp_path, tiny_records):
+    """Two GAN steps on LR made by Real-ESRGAN's degradation, against the U-Net discriminator, on 2 replicas."""
+    model_dir = tmp_path / "run"
+    result = subprocess.run([
+        sys.executable, "-m", "srgan_tf.train", *TRAIN_FLAGS, f"--train_records={tiny_records['train']}",
+        f"--model_dir={model_dir}", "--phase=gan", "--train_steps=2", "--steps_per_loop=2", "--log_every=2",
+        "--checkpoint_every=2", "--cpu_replicas=2", "--strategy=mirrored", "--degradation=realesrgan",
+        "--blur_kernel_size=3", "--hr_patch_size=32", "--discriminator=unet", "--adversarial_weight=0.1",
+        "--pixel_weight=1", "--pixel_loss=l1"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "2 replica(s)" in result.stderr and "step 2/2" in result.stderr
+    assert "Training LR: realesrgan" in result.stderr
+    assert tf.train.latest_checkpoint(str(model_dir)).endswith("ckpt-2")
