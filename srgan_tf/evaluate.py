@@ -13,7 +13,8 @@ Real-ESRGAN's random degradation, drawn from --seed and each image's name (the s
 Prints a table per folder and model; with --output_dir also writes <folder>.csv, <folder>.json and a
 comparison picture per image (LR | bicubic | SR | HR) under <folder>/. Several comma-separated models are
 compared: a summary line per folder, one picture per image with every model's output (labelled with the last
-part of its path and its PSNR), and the CSV/JSON of each model under <output_dir>/<label>/. Exits non-zero only if no image at all could be evaluated.
+part of its path and its PSNR), and the CSV/JSON of each model under <output_dir>/<label>/. Exits non-zero
+only if no image at all could be evaluated.
 """
 from __future__ import annotations
 
