@@ -132,7 +132,7 @@ def _distribution(name: str, values: Tuple[float, ...], outcomes: Tuple[str, ...
 def _interval(name: str, values: Tuple[float, ...], low: float, high: float = math.inf) -> None:
     """A range `lo,hi` with low <= lo <= hi <= high."""
     shown = ",".join(f"{v:g}" for v in values)
-    if len(values) != 2 or not low <= values[0] <= values[1] <= high:
+    if len(values) != 2 or not all(map(math.isfinite, values)) or not low <= values[0] <= values[1] <= high:
         bounds = f"[{low:g}, {high:g}]" if high < math.inf else f">= {low:g}"
         raise ValueError(f"--{name}={shown} must be two numbers lo,hi with lo <= hi, both {bounds}.")
 
@@ -149,8 +149,8 @@ class DegradationConfig(Settings):
                                choices=("bicubic", "realesrgan"))
     usm_hr: bool = setting(False, "realesrgan: sharpen the HR target by unsharp masking (Real-ESRGAN's gt_usm) "
                                   "and degrade the sharpened patch.")
-    blur_kernel_size: int = setting(21, "Largest blur and sinc kernel; each is drawn from the odd sizes 7 (or "
-                                        "3, below 7) to this.", lower_bound=3)
+    blur_kernel_size: int = setting(21, "Largest blur and sinc kernel; each is drawn from the odd sizes 7 to this "
+                                        "(a size below 7: that size only).", lower_bound=3)
     kernel_prob: Tuple[float, ...] = setting((0.45, 0.25, 0.12, 0.03, 0.12, 0.03),
                                              f"First blur: probabilities of the kernels {_FAMILIES_HELP}.")
     sinc_prob: float = setting(0.1, "First blur: probability of a sinc (ringing) kernel instead.")
@@ -182,7 +182,8 @@ class DegradationConfig(Settings):
                                                            "255).")
     poisson_scale_range2: Tuple[float, ...] = setting((0.05, 2.5), "Second noise: range of the Poisson scale.")
     gray_noise_prob2: float = setting(0.4, "Second noise: probability that it is the same in every channel.")
-    jpeg_range2: Tuple[float, ...] = setting((30.0, 95.0), "Second and final JPEG: range of the quality.")
+    jpeg_range2: Tuple[float, ...] = setting((30.0, 95.0), "Final JPEG (the second order's): range of the "
+                                                           "quality.")
     final_sinc_prob: float = setting(0.8, "Probability of the sinc filter after the final resize.")
 
     def _check(self) -> None:
@@ -201,32 +202,52 @@ class DegradationConfig(Settings):
             _interval("noise_range" + suffix, value("noise_range"), low=0.0)
             _interval("poisson_scale_range" + suffix, value("poisson_scale_range"), low=0.0)
             _interval("jpeg_range" + suffix, value("jpeg_range"), low=1.0, high=100.0)
-        low, high = self.resize_range
-        if (self.resize_prob[0] and high < 1.0) or (self.resize_prob[1] and low > 1.0):
-            raise ValueError(f"--resize_range={low:g},{high:g} must reach above 1 for 'up' and below 1 for 'down' "
-                             f"(--resize_prob).")
+            low, high = value("resize_range")
+            up, down = value("resize_prob")[:2]
+            if (up and high < 1.0) or (down and low > 1.0):
+                raise ValueError(f"--resize_range{suffix}={low:g},{high:g} must reach above 1 for 'up' and below 1 "
+                                 f"for 'down' (--resize_prob{suffix}).")
+            for name in ("betag_range", "betap_range"):  # half the shapes are drawn below 1, half above
+                low, high = value(name)
+                if not low <= 1.0 <= high:
+                    raise ValueError(f"--{name}{suffix}={low:g},{high:g} must include 1: half the shapes are drawn "
+                                     f"from lo to 1, half from 1 to hi.")
 
     @property
     def kernel_sizes(self) -> Tuple[int, ...]:
         """The odd kernel sizes drawn from: Real-ESRGAN's 7 to 21."""
         return tuple(range(min(7, self.blur_kernel_size), self.blur_kernel_size + 1, 2))
 
+    def _filtered_sizes(self, side: int, scale: int) -> Dict[str, int]:
+        """The smallest image each kernel may filter, by what it is, for HR images of `side` pixels."""
+        sizes = {"the HR image": side}
+        if self.second_blur_prob:
+            shrink = self.resize_range[0] if self.resize_prob[1] else 1.0
+            sizes[f"the first resize's smallest result (x{shrink:g}, --resize_range)"] = math.floor(side * shrink)
+        if self.final_sinc_prob:
+            sizes["the LR image"] = side // scale
+        return sizes
+
     def smallest_image(self, scale: int) -> int:
-        """The smallest HR side the degradation can process at `scale`: every kernel must fit the image it
-        filters (reflection padding), including the first resize's smallest result and the LR image."""
-        radius = self.blur_kernel_size // 2
-        shrink = self.resize_range[0] if self.resize_prob[1] else 1.0
-
-        def fits(side: int) -> bool:
-            second_blur = not self.second_blur_prob or math.floor(side * shrink) > radius
-            final_sinc = not self.final_sinc_prob or side // scale > radius
-            return side > radius and second_blur and final_sinc and math.floor(side / scale * shrink2) >= 1
-
-        shrink2 = self.resize_range2[0] if self.resize_prob2[1] else 1.0
-        side = 1
-        while not fits(side):
-            side += 1
+        """The smallest HR side, a multiple of `scale`, that the degradation can process: every kernel must fit
+        (reflection padding) the smallest image it filters."""
+        side = scale
+        while min(self._filtered_sizes(side, scale).values()) <= self.blur_kernel_size // 2:
+            side += scale
         return side
+
+    def check_fits(self, side: int, scale: int, named: str) -> None:
+        """Raises ValueError, naming `named` (the flag or image at fault), if HR images of `side` pixels are too
+        small for the kernels."""
+        smallest = self.smallest_image(scale)
+        if side >= smallest:
+            return
+        what, size = min(self._filtered_sizes(side, scale).items(), key=lambda item: item[1])
+        raise ValueError(
+            f"--blur_kernel_size={self.blur_kernel_size} is too large for {named}: kernels of up to "
+            f"{self.blur_kernel_size} pixels filter {what}, of {size} pixels here, which must exceed their radius "
+            f"{self.blur_kernel_size // 2}; --degradation=realesrgan at --scale={scale} needs at least {smallest} "
+            f"pixels a side. Use larger images or a smaller --blur_kernel_size.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -493,14 +514,7 @@ class TrainingConfig(Settings):
         degradation, patch = self.degradation, self.data.hr_patch_size
         if degradation.degradation != "realesrgan":
             return
-        smallest = degradation.smallest_image(self.generator.scale)
-        if patch < smallest:
-            raise ValueError(
-                f"--blur_kernel_size={degradation.blur_kernel_size} is too large for --hr_patch_size={patch}: "
-                f"its kernels must fit the smallest image they filter (the patch resized by "
-                f"--resize_range={degradation.resize_range[0]:g}, and the LR patch), so --degradation=realesrgan "
-                f"needs patches of at least {smallest} pixels at --scale={self.generator.scale}; use a larger "
-                f"patch or a smaller --blur_kernel_size.")
+        degradation.check_fits(patch, self.generator.scale, f"--hr_patch_size={patch}")
         if degradation.usm_hr and patch <= USM_RADIUS:
             raise ValueError(f"--usm_hr sharpens with a {2 * USM_RADIUS + 1}-pixel kernel: --hr_patch_size={patch} "
                              f"must be above {USM_RADIUS}.")

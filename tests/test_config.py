@@ -39,6 +39,9 @@ def test_model_configs_written_before_the_generator_options_load_as_the_paper_ne
     ({"noise_range": (30.0, 1.0)}, "--noise_range=30,1"),
     ({"blur_sigma": (0.0, 3.0)}, "--blur_sigma=0,3"),
     ({"resize_range": (1.1, 1.5)}, "--resize_range=1.1,1.5 must reach above 1 for 'up' and below 1 for 'down'"),
+    ({"resize_prob2": (1.0, 0.0, 0.0), "resize_range2": (0.3, 0.8)}, "--resize_range2=0.3,0.8 must reach above 1"),
+    ({"resize_range": (0.15, float("inf"))}, "--resize_range=0.15,inf must be two numbers"),
+    ({"betap_range": (1.5, 2.0)}, "--betap_range=1.5,2 must include 1"),
     ({"blur_kernel_size": 20}, "--blur_kernel_size=20 must be odd"),
     ({"blur_kernel_size": 1}, "--blur_kernel_size=1 must be >= 3"),
     ({"vgg_layer_weights": "vgg22:1,vgg55:1"}, "--vgg_layer_weights: 'vgg55:1': 'vgg55' is no VGG19 layer"),
@@ -70,10 +73,12 @@ def test_bad_model_config_names_the_flag(bad, match):
     (dict(data_service="grpc://d:1", deterministic=True, seed=1), "--data_service=grpc://d:1 needs an unseeded"),
     (dict(model_dir=""), "--model_dir is required"),
     (dict(learning_rate=1e-3, no_such_setting=1), "No such settings: \\['no_such_setting'\\]"),
-    (dict(degradation="realesrgan", hr_patch_size=64), "--blur_kernel_size=21 is too large for --hr_patch_size=64"
-                                                       ".* at least 74 pixels at --scale=4"),
+    (dict(degradation="realesrgan", hr_patch_size=64),
+     "--blur_kernel_size=21 is too large for --hr_patch_size=64: kernels of up to 21 pixels filter the first resize's "
+     "smallest result \\(x0.15, --resize_range\\), of 9 pixels.* at least 76 pixels"),
     (dict(degradation="realesrgan", hr_patch_size=96, blur_kernel_size=25, scale=8),
-     "--blur_kernel_size=25 is too large for --hr_patch_size=96"),
+     "--blur_kernel_size=25 is too large for --hr_patch_size=96: kernels of up to 25 pixels filter the LR image, "
+     "of 12 pixels"),
     (dict(degradation="realesrgan", hr_patch_size=24, blur_kernel_size=3, usm_hr=True),
      "--usm_hr sharpens with a 51-pixel kernel: --hr_patch_size=24 must be above 25"),
 ])

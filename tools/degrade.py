@@ -6,9 +6,10 @@ r"""Shows what `--degradation=realesrgan` trains on: applies the degradation to 
 
 Each image, mod-cropped to --scale (or its central --crop pixels, as a training patch), gives
 <output_dir>/<name>_lr<k>.png for k = 0 .. --variants - 1, drawn from seed --seed + k and the image's name:
-variant 0 is the LR that `srgan-evaluate --degradation=realesrgan --seed=<seed>` scores the image on.
---picture also writes one picture with a row per image: the HR, then each LR enlarged by pixel repetition.
-Every setting of the degradation is a flag, as in training (`--help`).
+without --crop, variant 0 is the LR that `srgan-evaluate --degradation=realesrgan --seed=<seed>` scores the
+image on. --picture also writes one picture with a row per image: the HR, then each LR enlarged by pixel
+repetition. Every setting of the degradation is a flag, as in training (`--help`); with --usm_hr the HR is
+sharpened first and degraded sharpened, as training's targets are.
 """
 import os
 import sys
@@ -22,6 +23,7 @@ from srgan_tf.common.console import ProgressBar
 from srgan_tf.common.image_files import READABLE_EXTENSIONS, find_images, plan_outputs
 from srgan_tf.config import DegradationConfig
 from srgan_tf.data import degradation
+from srgan_tf.evaluation.image_pairs import make_lr
 from srgan_tf.evaluation.pictures import GAP
 
 flags.DEFINE_string("output_dir", "degraded", "Where the LR images go.")
@@ -44,12 +46,6 @@ def central_crop(image: np.ndarray, size: int) -> np.ndarray:
         raise ValueError(f"{width}x{height} is smaller than --crop={size}")
     top, left = (height - size) // 2, (width - size) // 2
     return image[top:top + size, left:left + size]
-
-
-def make_lr(hr: np.ndarray, seed: int, name: str, config: DegradationConfig, scale: int) -> np.ndarray:
-    if config.degradation == "realesrgan":
-        return degradation.degrade_image(hr, seed, name, config, scale)
-    return imaging.to_uint8(imaging.bicubic_downscale(imaging.to_float(hr), scale)).numpy()
 
 
 def picture_row(hr: np.ndarray, lrs, scale: int) -> np.ndarray:
@@ -91,7 +87,9 @@ def main(argv):
         try:
             hr = np.asarray(imaging.mod_crop(imaging.load_rgb(image), FLAGS.scale))
             hr = central_crop(hr, FLAGS.crop) if FLAGS.crop else hr
-            lrs = [make_lr(hr, FLAGS.seed + k, name, config, FLAGS.scale) for k in range(FLAGS.variants)]
+            if config.usm_hr:
+                hr = imaging.to_uint8(degradation.unsharp_mask(imaging.to_float(hr))).numpy()
+            lrs = [make_lr(hr, name, FLAGS.scale, config, FLAGS.seed + k) for k in range(FLAGS.variants)]
         except ValueError as error:
             failures.append(f"{image}: {error}")
             progress.advance(FLAGS.variants)

@@ -1,7 +1,8 @@
 """Real-ESRGAN's second-order degradation (Wang et al. 2021), one HR patch at a time, in the tf.data graph.
 
-LR = final(stage2(stage1(HR))), where each stage blurs, resizes, adds noise and JPEG-compresses with its own
-random parameters, and `final` resizes to HR / scale, applies a sinc filter and JPEG in random order. All
+LR = final(second(first(HR))): the first order blurs, resizes, adds noise and JPEG-compresses, the second
+blurs (by chance), resizes and adds noise, each with random parameters of its own, and `final` resizes to
+HR / scale, applies a sinc filter (by chance) and JPEG, in random order. All
 randomness comes from one stateless seed per patch, so a seeded pipeline makes the same LR wherever the
 patch is processed (on any number of replicas), and no Python runs in the graph (`tf.py_function` would
 break the tf.data service and iterator checkpoints).
@@ -10,11 +11,12 @@ Sampling (`sample_parameters`) and applying (`apply`) are separate: the paramete
 drawn by the thousand to check their distribution, and `degrade` is the two together.
 
 Where this differs from the authors' PyTorch code, on purpose:
-- resize and JPEG settings are drawn per patch (theirs: one resize per GPU batch);
+- every choice is drawn per patch (theirs draws the resizes, the noise types, whether the second blur and the
+  sinc filter apply and the final order once per GPU batch);
 - Poisson noise is drawn as Gaussian noise with the Poisson variance (the count over `levels` has mean and
   variance image * levels): exact Poisson sampling cost more than the rest of the degradation together;
 - bicubic resizing uses TensorFlow's Keys kernel (a = -0.5; PyTorch's uses a = -0.75), and JPEG is libjpeg's
-  encode/decode at an integer quality (theirs: a differentiable JPEG approximation).
+  encode/decode at an integer quality (theirs: a JPEG simulation in PyTorch at a real-valued quality).
 """
 from __future__ import annotations
 
@@ -30,7 +32,6 @@ from srgan_tf.config import USM_RADIUS, DegradationConfig
 from srgan_tf.data import kernels
 
 RESIZE_METHODS = ("area", "bilinear", "bicubic")
-UP, DOWN, KEEP = 0, 1, 2
 USM_SIGMA = 8.0  # OpenCV's sigma for a 51-tap Gaussian, as Real-ESRGAN's USMSharp uses
 USM_WEIGHT, USM_THRESHOLD = 0.5, 10.0 / 255.0
 LUMA = (0.299, 0.587, 0.114)
@@ -82,9 +83,14 @@ def _either_side_of_one(draws: _Draws, low: float, high: float) -> tf.Tensor:
     return tf.where(draws.chance(0.5), draws.uniform(low, 1.0), draws.uniform(1.0, high))
 
 
+def _option(config: DegradationConfig, order: str):
+    """The settings of one order: `option("jpeg_range")` is --jpeg_range, or --jpeg_range2 for order "2"."""
+    return lambda name: getattr(config, name + order)
+
+
 def _blur_parameters(draws: _Draws, config: DegradationConfig, order: str) -> Dict[str, tf.Tensor]:
     """A random kernel: its size, whether it is a sinc, and the Gaussian family's or the sinc's parameters."""
-    option = lambda name: getattr(config, name + order)  # noqa: E731
+    option = _option(config, order)
     size = draws.pick(config.kernel_sizes)
     family = draws.choice(option("kernel_prob"))
     isotropic = tf.equal(family % 2, 0)  # KERNEL_FAMILIES alternate isotropic and anisotropic
@@ -100,9 +106,13 @@ def _blur_parameters(draws: _Draws, config: DegradationConfig, order: str) -> Di
             "cutoff": draws.uniform(lowest_cutoff, math.pi)}
 
 
+def _quality(draws: _Draws, quality_range) -> tf.Tensor:
+    return tf.cast(tf.round(draws.uniform(*quality_range)), tf.int32)
+
+
 def _stage_parameters(draws: _Draws, config: DegradationConfig, order: str) -> Dict[str, tf.Tensor]:
-    """The resize, noise and JPEG of one order."""
-    option = lambda name: getattr(config, name + order)  # noqa: E731
+    """The resize and noise of one order."""
+    option = _option(config, order)
     direction = draws.choice(option("resize_prob"))
     low, high = option("resize_range")
     factor = tf.gather(tf.stack([draws.uniform(1.0, high), draws.uniform(low, 1.0), 1.0]), direction)
@@ -110,8 +120,7 @@ def _stage_parameters(draws: _Draws, config: DegradationConfig, order: str) -> D
             "gaussian": draws.chance(option("gaussian_noise_prob")),
             "sigma": draws.uniform(*option("noise_range")) / 255.0,
             "poisson_scale": draws.uniform(*option("poisson_scale_range")),
-            "gray": draws.chance(option("gray_noise_prob")), "noise_seed": draws.seed(),
-            "quality": tf.cast(tf.round(draws.uniform(*option("jpeg_range"))), tf.int32)}
+            "gray": draws.chance(option("gray_noise_prob")), "noise_seed": draws.seed()}
 
 
 def sample_parameters(seed: tf.Tensor, config: DegradationConfig) -> Dict[str, tf.Tensor]:
@@ -125,12 +134,13 @@ def sample_parameters(seed: tf.Tensor, config: DegradationConfig) -> Dict[str, t
         parameters.update({prefix + name: value for name, value in group.items()})
     final_size = draws.pick(config.kernel_sizes)
     parameters.update({
+        "stage1_quality": _quality(draws, config.jpeg_range),  # the second order's JPEG is the final one
         "second_blur": draws.chance(config.second_blur_prob),
         "final_sinc": draws.chance(config.final_sinc_prob), "final_sinc_size": final_size,
         "final_sinc_cutoff": draws.uniform(math.pi / 3, math.pi),
         "final_method": draws.pick(range(len(RESIZE_METHODS))),
         "final_resize_first": draws.chance(0.5),
-        "final_quality": tf.cast(tf.round(draws.uniform(*config.jpeg_range2)), tf.int32),
+        "final_quality": _quality(draws, config.jpeg_range2),
     })
     return parameters
 
@@ -182,12 +192,11 @@ def add_noise(image: tf.Tensor, p: Dict[str, tf.Tensor]) -> tf.Tensor:
     def gaussian():
         return tf.clip_by_value(image + unit * p["sigma"], 0.0, 1.0)
 
-    def poisson():
-        rounded = imaging.quantize(image)
-        gray = tf.reduce_sum(rounded * tf.constant(LUMA), axis=-1, keepdims=True)
-        counted = tf.where(p["gray"], gray, rounded)
-        deviation = tf.sqrt(tf.maximum(counted, 0.0) / _levels(rounded))
-        return tf.clip_by_value(rounded + unit * deviation * p["poisson_scale"], 0.0, 1.0)
+    def poisson():  # the counts are of the image (or its grey) rounded to 8 bits, the noise added to the image
+        gray = tf.reduce_sum(image * tf.constant(LUMA), axis=-1, keepdims=True)
+        counted = imaging.quantize(tf.where(p["gray"], gray, image))
+        deviation = tf.sqrt(counted / _levels(counted))
+        return tf.clip_by_value(image + unit * deviation * p["poisson_scale"], 0.0, 1.0)
 
     return tf.cond(p["gaussian"], gaussian, poisson)
 
@@ -197,13 +206,15 @@ def _jpeg(image: tf.Tensor, quality: tf.Tensor) -> tf.Tensor:
 
 
 def _stage(image: tf.Tensor, parameters: Dict[str, tf.Tensor], order: str, size: tf.Tensor) -> tf.Tensor:
-    """Blur (the second only by chance), resize to `size` times the drawn factor, noise, JPEG."""
+    """Blur (the second only by chance), resize to `size` times the drawn factor, noise; JPEG in the first
+    order (the second order's is the final one)."""
     blur = lambda: kernels.filter_image(image, blur_kernel(parameters, f"blur{order}_"))  # noqa: E731
     image = tf.cond(parameters["second_blur"], blur, lambda: image) if order == "2" else blur()
     p = _group(parameters, f"stage{order}_")
     resized = tf.cast(tf.floor(tf.cast(size, tf.float32) * p["factor"]), tf.int32)
     image = _resize(image, resized, p["method"])
-    return _jpeg(add_noise(image, p), p["quality"])
+    noisy = add_noise(image, p)
+    return _jpeg(noisy, p["quality"]) if order == "1" else noisy
 
 
 def apply(hr: tf.Tensor, parameters: Dict[str, tf.Tensor], scale: int) -> tf.Tensor:
@@ -267,8 +278,6 @@ def _degrade_pixels(hr: tf.Tensor, seed: tf.Tensor, config: DegradationConfig, s
 def degrade_image(hr: np.ndarray, seed: int, name: str, config: DegradationConfig, scale: int) -> np.ndarray:
     """The uint8 LR [H/s, W/s, 3] that the degradation seeded by (`seed`, `name`) makes of uint8 `hr`
     [H, W, 3] (H and W multiples of `scale`); ValueError if `hr` is smaller than the kernels need."""
-    smallest = config.smallest_image(scale)
-    if min(hr.shape[:2]) < smallest:
-        raise ValueError(f"{hr.shape[1]}x{hr.shape[0]} is too small for --degradation=realesrgan at x{scale} "
-                         f"with --blur_kernel_size={config.blur_kernel_size}: at least {smallest} pixels a side.")
+    height, width = hr.shape[:2]
+    config.check_fits(min(height, width), scale, f"an image of {width}x{height}")
     return _degrade_pixels(tf.constant(hr), image_seed(seed, name), config, scale).numpy()

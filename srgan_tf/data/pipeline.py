@@ -222,6 +222,8 @@ def train_dataset_fn(config: DataConfig, scale: int, seed: Optional[int] = None,
     if not files:
         raise FileNotFoundError(f"--train_records={config.train_records!r} matches no files.")
     patch, crops, lr_patch = config.hr_patch_size, config.crops_per_image, config.hr_patch_size // scale
+    if degradations.degradation == "realesrgan":
+        degradations.check_fits(patch, scale, f"--hr_patch_size={patch}")
 
     def rounded(lr: tf.Tensor) -> tf.Tensor:
         return imaging.quantize(lr) if config.quantize_lr else lr

@@ -94,6 +94,15 @@ def find_benchmarks(hr_dirs: Sequence[str], lr_dirs: Sequence[str], scale: int) 
     return benchmarks
 
 
+def make_lr(hr: np.ndarray, name: str, scale: int, degradations: DegradationConfig = DegradationConfig(),
+            seed: int = 0) -> np.ndarray:
+    """The uint8 LR of uint8 `hr` (sides multiples of `scale`) when none is given: antialiased bicubic, as the
+    papers make it, or Real-ESRGAN's degradation seeded by `seed` and the image's `name`."""
+    if degradations.degradation == "realesrgan":
+        return degradation.degrade_image(hr, seed, name, degradations, scale)
+    return imaging.to_uint8(imaging.bicubic_downscale(imaging.to_float(hr), scale)).numpy()
+
+
 def load_pair(pair: ImagePair, scale: int, min_size: int, degradations: DegradationConfig = DegradationConfig(),
               seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
     """`(lr, hr)` uint8 arrays, HR mod-cropped so that it is exactly `scale` times LR. LR not given is made by
@@ -107,14 +116,11 @@ def load_pair(pair: ImagePair, scale: int, min_size: int, degradations: Degradat
     if min(hr.shape[:2]) < min_size:
         raise ValueError(f"{pair.hr_path}: {width}x{height} is too small to evaluate at x{scale}: at least "
                          f"{min_size}x{min_size} pixels are needed after cropping to a multiple of {scale}.")
-    if pair.lr_path is None and degradations.degradation == "realesrgan":
+    if pair.lr_path is None:
         try:
-            return degradation.degrade_image(hr, seed, pair.name, degradations, scale), hr
+            return make_lr(hr, pair.name, scale, degradations, seed), hr
         except ValueError as error:
             raise ValueError(f"{pair.hr_path}: {error}") from error
-    if pair.lr_path is None:
-        lr = imaging.to_uint8(imaging.bicubic_downscale(imaging.to_float(hr), scale)).numpy()
-        return lr, hr
     lr = imaging.load_rgb(pair.lr_path)
     if (lr.shape[0] * scale, lr.shape[1] * scale) != hr.shape[:2]:
         raise ValueError(

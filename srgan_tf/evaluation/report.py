@@ -66,6 +66,8 @@ def to_json(result: BenchmarkResult, model_name: str, config: EvalConfig) -> str
         "hr_dir": result.benchmark.hr_dir,
         "lr_dir": result.benchmark.lr_dir,  # null: LR made from HR as "made_lr" says
         "made_lr": None if result.benchmark.lr_dir else config.made_lr,
+        "degradation": (dataclasses.asdict(config.degradations)
+                        if config.made_lr != "bicubic" and not result.benchmark.lr_dir else None),
         "model": model_name,
         "scale": config.scale,
         "shave": config.border,

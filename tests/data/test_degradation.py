@@ -2,6 +2,7 @@
 import dataclasses
 import math
 import os
+import shutil
 import subprocess
 import sys
 
@@ -11,9 +12,9 @@ import tensorflow as tf
 from scipy import fft
 
 from srgan_tf.common import imaging
-from srgan_tf.config import KERNEL_FAMILIES, DataConfig, DegradationConfig
+from srgan_tf.config import DataConfig, DegradationConfig
 from srgan_tf.data import degradation, pipeline
-from srgan_tf.evaluation.image_pairs import find_benchmarks
+from srgan_tf.evaluation.image_pairs import find_benchmarks, load_pair
 from srgan_tf.evaluation.scoring import EvalConfig, evaluate_benchmark
 from srgan_tf.evaluation.upscalers import bicubic
 
@@ -109,8 +110,11 @@ def test_poisson_noise_has_the_poisson_spread_and_gray_noise_is_the_same_in_ever
         assert np.std(noise[1:]) == pytest.approx(expected, rel=0.02)
         assert abs(np.mean(noise[1:])) < 0.001
     bright = flat_with_every_level(0.4)
+    for gaussian in (True, False):
+        gray = degradation.add_noise(bright, noise_parameters(gaussian, True)).numpy()
+        np.testing.assert_array_equal(gray[..., 0], gray[..., 1])
+        np.testing.assert_array_equal(gray[..., 0], gray[..., 2])
     gray = degradation.add_noise(bright, noise_parameters(True, True)).numpy()
-    np.testing.assert_array_equal(gray[..., 0], gray[..., 1])
     assert np.std(gray) == pytest.approx(0.1, rel=0.05)
     colour = degradation.add_noise(bright, noise_parameters(True, False)).numpy()
     assert not np.array_equal(colour[..., 0], colour[..., 1])
@@ -174,46 +178,58 @@ def test_degraded_patches_are_the_same_on_one_and_on_two_replicas(tiny_records):
     assert not np.array_equal(first_batch(other_seed(tf.distribute.InputContext()))[0], lr)
 
 
-def test_unsharp_masked_targets_are_sharpened_crops(tiny_records):
-    config = small_data(tiny_records["train"])
+def test_unsharp_masked_targets_are_sharpened_crops_and_lr_is_made_from_them(tiny_records):
+    config = small_data(tiny_records["train"], batch_size=2)
     plain = first_batch(pipeline.train_dataset_fn(config, 2, seed=3, degradations=SMALL)(
         tf.distribute.InputContext()))[1]
-    sharpened = first_batch(pipeline.train_dataset_fn(config, 2, seed=3, degradations=dataclasses.replace(
-        SMALL, usm_hr=True))(tf.distribute.InputContext()))[1]
+    usm = dataclasses.replace(SMALL, usm_hr=True)
+    lr, sharpened = first_batch(pipeline.train_dataset_fn(config, 2, seed=3, degradations=usm)(
+        tf.distribute.InputContext()))
     np.testing.assert_allclose(sharpened, [degradation.unsharp_mask(tf.constant(patch)) for patch in plain],
                                atol=1e-5)
+    # The patch seeds follow the crops' order: the first patch's is the first of the seed stream.
+    files_seed, crops_seed, shuffle_seed, degrade_seed = pipeline._pipeline_seeds(3, 0, 0)
+    seed = next(iter(tf.data.Dataset.random(seed=degrade_seed).batch(2)))
+    expected = imaging.quantize(degradation.degrade(tf.constant(sharpened[0]), seed, usm, 2)).numpy()
+    np.testing.assert_allclose(lr[0], expected, atol=1e-6)
 
 
-def test_evaluation_lr_depends_on_the_seed_and_the_image_alone(set5_dir):
+def test_evaluation_lr_depends_on_the_seed_and_the_image_alone(set5_dir, tmp_path):
     (benchmark,) = find_benchmarks([set5_dir], [], 4)
     realesrgan = DegradationConfig(degradation="realesrgan")
 
-    def mean_psnr(seed):
-        return evaluate_benchmark(bicubic(4), benchmark, EvalConfig(seed=seed, degradations=realesrgan)).mean()["psnr"]
+    def scores(seed, folder=benchmark):
+        result = evaluate_benchmark(bicubic(4), folder, EvalConfig(seed=seed, degradations=realesrgan))
+        return {image.name: image.psnr for image in result.images}
 
-    first = mean_psnr(1)
-    assert mean_psnr(1) == first
-    assert mean_psnr(2) != first
-    assert first < evaluate_benchmark(bicubic(4), benchmark, EvalConfig()).mean()["psnr"] - 1.0
+    first = scores(1)
+    assert scores(1) == first
+    assert all(psnr != first[name] for name, psnr in scores(2).items())
+    assert np.mean(list(first.values())) < evaluate_benchmark(bicubic(4), benchmark, EvalConfig()).mean()["psnr"] - 1
+    shutil.copy(os.path.join(set5_dir, "bird.png"), tmp_path / "bird.png")  # alone in another folder
+    (alone,) = find_benchmarks([str(tmp_path)], [], 4)
+    assert scores(1, alone) == {"bird": first["bird"]}
 
 
 def test_the_degrade_tool_writes_the_lr_that_evaluation_scores(set5_dir, tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     picture = tmp_path / "examples.png"
-    subprocess.run([sys.executable, os.path.join(root, "tools", "degrade.py"), f"--output_dir={tmp_path}",
-                    "--variants=2", "--seed=5", f"--picture={picture}", "--crop=128",
-                    os.path.join(set5_dir, "bird.png")], check=True, capture_output=True, cwd=root)
-    hr = imaging.load_rgb(os.path.join(set5_dir, "bird.png"))
-    top, left = (hr.shape[0] // 4 * 4 - 128) // 2, (hr.shape[1] // 4 * 4 - 128) // 2
-    crop = hr[top:top + 128, left:left + 128]
+    tool = [sys.executable, os.path.join(root, "tools", "degrade.py"), "--seed=5", "--variants=2"]
+    bird = os.path.join(set5_dir, "bird.png")
+    subprocess.run([*tool, f"--output_dir={tmp_path}", bird], check=True, capture_output=True, cwd=root)
+    (benchmark,) = find_benchmarks([set5_dir], [], 4)
+    (pair,) = [pair for pair in benchmark.pairs if pair.name == "bird"]
+    realesrgan = DegradationConfig(degradation="realesrgan")
     for variant in (0, 1):
-        written = imaging.load_rgb(str(tmp_path / f"bird_lr{variant}.png"))
-        expected = degradation.degrade_image(crop, 5 + variant, "bird", DegradationConfig(degradation="realesrgan"), 4)
-        np.testing.assert_array_equal(written, expected)
+        scored, _ = load_pair(pair, 4, 0, realesrgan, seed=5 + variant)
+        np.testing.assert_array_equal(imaging.load_rgb(str(tmp_path / f"bird_lr{variant}.png")), scored)
+    subprocess.run([*tool, f"--output_dir={tmp_path / 'crops'}", "--crop=128", f"--picture={picture}", bird],
+                   check=True, capture_output=True, cwd=root)
     assert imaging.load_rgb(str(picture)).shape == (128, 3 * 128 + 2 * 4, 3)
+    assert imaging.load_rgb(str(tmp_path / "crops" / "bird_lr0.png")).shape == (32, 32, 3)
 
 
 def test_images_too_small_for_the_kernels_are_refused_by_size():
-    with pytest.raises(ValueError, match="too small for --degradation=realesrgan.*--blur_kernel_size=21"):
-        degradation.degrade_image(np.zeros((40, 40, 3), np.uint8), 0, "x", DegradationConfig(), 4)
-    assert KERNEL_FAMILIES[0] == "iso"
+    with pytest.raises(ValueError, match="--blur_kernel_size=21 is too large for an image of 40x48: .* the LR image, "
+                                         "of 10 pixels .* at least 44 pixels"):
+        degradation.degrade_image(np.zeros((48, 40, 3), np.uint8), 0, "x", DegradationConfig(second_blur_prob=0), 4)
