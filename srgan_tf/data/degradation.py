@@ -241,16 +241,10 @@ def unsharp_mask(image: tf.Tensor) -> tf.Tensor:
     """Real-ESRGAN's USM sharpening of an HR image [H, W, 3] (H, W > 25): the detail a 51-pixel Gaussian
     removes is added back at half strength where it exceeds 10 grey levels, blended in through a blurred
     mask so no edge of the mask shows."""
-    taps = tf.exp(-0.5 * tf.square(kernels.offsets(2 * USM_RADIUS + 1) / USM_SIGMA))
-    taps /= tf.reduce_sum(taps)
+    gaussian = kernels.gaussian_family(2 * USM_RADIUS + 1, USM_SIGMA, USM_SIGMA, 0.0, 1.0, False)
 
-    def blur(x):  # the Gaussian is separable: a column pass and a row pass
-        padded = tf.pad(x[tf.newaxis], [[0, 0], [USM_RADIUS, USM_RADIUS], [USM_RADIUS, USM_RADIUS], [0, 0]],
-                        mode="REFLECT")
-        column = tf.tile(tf.reshape(taps, [-1, 1, 1, 1]), [1, 1, 3, 1])
-        row = tf.tile(tf.reshape(taps, [1, -1, 1, 1]), [1, 1, 3, 1])
-        x = tf.nn.depthwise_conv2d(padded, column, [1, 1, 1, 1], "VALID")
-        return tf.nn.depthwise_conv2d(x, row, [1, 1, 1, 1], "VALID")[0]
+    def blur(x):
+        return kernels.filter_image(x, gaussian)
 
     residual = image - blur(image)
     mask = tf.cast(tf.abs(residual) > USM_THRESHOLD, tf.float32)

@@ -14,7 +14,7 @@ import math
 import tensorflow as tf
 
 
-def offsets(size: tf.Tensor) -> tf.Tensor:
+def _offsets(size: tf.Tensor) -> tf.Tensor:
     """The offsets -(size // 2) .. size // 2 of an odd `size`, as float32."""
     radius = size // 2
     return tf.cast(tf.range(-radius, radius + 1), tf.float32)
@@ -23,7 +23,7 @@ def offsets(size: tf.Tensor) -> tf.Tensor:
 def _grid(size: tf.Tensor):
     """(x, y) offsets of every tap of a size x size kernel: x along rows of the kernel (columns of the
     image), y down its columns, as Real-ESRGAN's `mesh_grid`."""
-    axis = offsets(size)
+    axis = _offsets(size)
     return tf.meshgrid(axis, axis)
 
 
