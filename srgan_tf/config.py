@@ -8,6 +8,7 @@ metadata (`choices`, `lower_bound`); checks across fields are in `__post_init__`
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import typing
@@ -193,7 +194,7 @@ class DegradationConfig(Settings):
                      "gaussian_noise_prob2", "gray_noise_prob2", "final_sinc_prob"):
             _probability(name, getattr(self, name))
         for suffix in ("", "2"):
-            value = lambda name: getattr(self, name + suffix)  # noqa: E731
+            value = functools.partial(self.of_order, order=suffix)
             _distribution("kernel_prob" + suffix, value("kernel_prob"), KERNEL_FAMILIES)
             _distribution("resize_prob" + suffix, value("resize_prob"), RESIZE_DIRECTIONS)
             for name in ("blur_sigma", "betag_range", "betap_range"):
@@ -212,6 +213,10 @@ class DegradationConfig(Settings):
                 if not low <= 1.0 <= high:
                     raise ValueError(f"--{name}{suffix}={low:g},{high:g} must include 1: half the shapes are drawn "
                                      f"from lo to 1, half from 1 to hi.")
+
+    def of_order(self, name: str, order: str):
+        """A setting of the first ("") or the second ("2") order: `of_order("jpeg_range", "2")` is --jpeg_range2."""
+        return getattr(self, name + order)
 
     @property
     def kernel_sizes(self) -> Tuple[int, ...]:

@@ -20,6 +20,7 @@ Where this differs from the authors' PyTorch code, on purpose:
 """
 from __future__ import annotations
 
+import functools
 import math
 import zlib
 from typing import Dict
@@ -83,14 +84,9 @@ def _either_side_of_one(draws: _Draws, low: float, high: float) -> tf.Tensor:
     return tf.where(draws.chance(0.5), draws.uniform(low, 1.0), draws.uniform(1.0, high))
 
 
-def _option(config: DegradationConfig, order: str):
-    """The settings of one order: `option("jpeg_range")` is --jpeg_range, or --jpeg_range2 for order "2"."""
-    return lambda name: getattr(config, name + order)
-
-
 def _blur_parameters(draws: _Draws, config: DegradationConfig, order: str) -> Dict[str, tf.Tensor]:
     """A random kernel: its size, whether it is a sinc, and the Gaussian family's or the sinc's parameters."""
-    option = _option(config, order)
+    option = functools.partial(config.of_order, order=order)
     size = draws.pick(config.kernel_sizes)
     family = draws.choice(option("kernel_prob"))
     isotropic = tf.equal(family % 2, 0)  # KERNEL_FAMILIES alternate isotropic and anisotropic
@@ -112,7 +108,7 @@ def _quality(draws: _Draws, quality_range) -> tf.Tensor:
 
 def _stage_parameters(draws: _Draws, config: DegradationConfig, order: str) -> Dict[str, tf.Tensor]:
     """The resize and noise of one order."""
-    option = _option(config, order)
+    option = functools.partial(config.of_order, order=order)
     direction = draws.choice(option("resize_prob"))
     low, high = option("resize_range")
     factor = tf.gather(tf.stack([draws.uniform(1.0, high), draws.uniform(low, 1.0), 1.0]), direction)
