@@ -24,7 +24,7 @@ from srgan_tf.common.image_files import READABLE_EXTENSIONS, find_images, plan_o
 from srgan_tf.config import USM_RADIUS, DegradationConfig
 from srgan_tf.data import degradation
 from srgan_tf.evaluation.image_pairs import make_lr
-from srgan_tf.evaluation.pictures import GAP
+from srgan_tf.evaluation.pictures import GAP, enlarge, side_by_side
 
 flags.DEFINE_string("output_dir", "degraded", "Where the LR images go.")
 flags.DEFINE_integer("scale", 4, "Downscaling factor.", lower_bound=1)
@@ -46,16 +46,6 @@ def central_crop(image: np.ndarray, size: int) -> np.ndarray:
         raise ValueError(f"{width}x{height} is smaller than --crop={size}")
     top, left = (height - size) // 2, (width - size) // 2
     return image[top:top + size, left:left + size]
-
-
-def picture_row(hr: np.ndarray, lrs, scale: int) -> np.ndarray:
-    """HR, then each LR enlarged by pixel repetition, side by side."""
-    panels = [hr] + [np.repeat(np.repeat(lr, scale, axis=0), scale, axis=1) for lr in lrs]
-    row = np.full((hr.shape[0], len(panels) * (hr.shape[1] + GAP) - GAP, 3), 255, np.uint8)
-    for index, panel in enumerate(panels):
-        left = index * (hr.shape[1] + GAP)
-        row[:, left:left + panel.shape[1]] = panel
-    return row
 
 
 def main(argv):
@@ -99,7 +89,7 @@ def main(argv):
         for variant, lr in enumerate(lrs):
             imaging.save_png(outputs[image, variant], lr)
             progress.advance()
-        rows.append(picture_row(hr, lrs, FLAGS.scale))
+        rows.append(side_by_side([hr] + [enlarge(lr, FLAGS.scale) for lr in lrs]))
     progress.break_line()
     if FLAGS.picture and rows:
         gap = np.full((GAP, rows[0].shape[1], 3), 255, np.uint8)
