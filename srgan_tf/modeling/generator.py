@@ -103,10 +103,8 @@ def receptive_radius(config: GeneratorConfig) -> int:
     for layer in build_generator(config).layers:
         if isinstance(layer, layers.Conv2D):
             radius += layer.dilation_rate[0] * (layer.kernel_size[0] // 2) / resolution
-        elif isinstance(layer, PixelShuffle):
+        elif isinstance(layer, PixelShuffle):  # and NearestUpsample, a pixel shuffle of repeated channels
             resolution *= layer.factor
-        elif isinstance(layer, layers.UpSampling2D):
-            resolution *= layer.size[0]
         elif isinstance(layer, BicubicUpsample):
             radius = max(radius, BicubicUpsample.RADIUS)
     return math.ceil(radius)

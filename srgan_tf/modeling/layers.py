@@ -28,6 +28,19 @@ class PixelShuffle(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="srgan_tf")
+class NearestUpsample(PixelShuffle):
+    """Nearest-neighbour upsampling `[N, H, W, C] -> [N, rH, rW, C]`, as the pixel shuffle of the channels
+    repeated r^2 times: the same pixels as `UpSampling2D`, whose dynamic-shape repeats leave the convolution
+    after them without a LiteRT builtin kernel."""
+
+    def call(self, inputs):
+        return super().call(tf.tile(inputs, [1, 1, 1, self.factor ** 2]))
+
+    def compute_output_shape(self, input_shape):
+        return super().compute_output_shape(input_shape)[:3] + (input_shape[3],)
+
+
+@keras.saving.register_keras_serializable(package="srgan_tf")
 class VggPreprocess(layers.Layer):
     """RGB in [0, 1] to what Keras' VGG19 expects: BGR in [0, 255] minus the ImageNet channel means."""
 
@@ -211,6 +224,6 @@ def rrdb_block(x, filters: int, growth_channels: int, name: str):
 def nearest_upsample_block(x, filters: int, name: str):
     """ESRGAN's upsampler: nearest-neighbour x2, 3x3 convolution, LeakyReLU 0.2 (no checkerboard artefacts of
     a transposed convolution; pixel shuffle is SRResNet's)."""
-    x = layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_nearest")(x)
+    x = NearestUpsample(2, name=f"{name}_nearest")(x)
     x = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv")(x)
     return layers.LeakyReLU(0.2, name=f"{name}_lrelu")(x)

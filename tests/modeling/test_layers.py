@@ -1,11 +1,11 @@
-"""The layers of the networks: BicubicUpsample, PixelShuffle, VggPreprocess, FusedBatchNormalization,
+"""The layers of the networks: BicubicUpsample, PixelShuffle, NearestUpsample, VggPreprocess, FusedBatchNormalization,
 SpectralNormalization (modeling/layers.py)."""
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from srgan_tf.modeling.layers import (BicubicUpsample, FusedBatchNormalization, PixelShuffle,
+from srgan_tf.modeling.layers import (BicubicUpsample, FusedBatchNormalization, NearestUpsample, PixelShuffle,
                                       SpectralNormalization, VggPreprocess)
 from srgan_tf.modeling.policies import dtype_policy
 
@@ -31,6 +31,12 @@ def test_pixel_shuffle_matches_depth_to_space():
     x = tf.reshape(tf.range(2 * 3 * 3 * 8, dtype=tf.float32), [2, 3, 3, 8])
     np.testing.assert_array_equal(PixelShuffle(2)(x), tf.nn.depth_to_space(x, 2))
     assert PixelShuffle(2).compute_output_shape((None, 3, None, 8)) == (None, 6, None, 2)
+
+
+def test_nearest_upsample_repeats_each_pixel_as_upsampling2d_does():
+    x = tf.reshape(tf.range(2 * 3 * 4 * 5, dtype=tf.float32), [2, 3, 4, 5])
+    np.testing.assert_array_equal(NearestUpsample(2)(x), keras.layers.UpSampling2D(2, interpolation="nearest")(x))
+    assert NearestUpsample(2).compute_output_shape((None, 3, None, 5)) == (None, 6, None, 5)
 
 
 def test_vgg_preprocessing_is_keras_caffe_mode():
