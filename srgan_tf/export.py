@@ -1,6 +1,12 @@
-"""Exports a training checkpoint as a versioned SavedModel for TF Serving (see `srgan_tf.serving.saved_model`).
+"""Exports a training checkpoint as a versioned SavedModel for TF Serving (see `srgan_tf.serving.saved_model`),
+or as a file that runs without TensorFlow (see `srgan_tf.deploy`).
 
     srgan-export --model_dir=runs/srgan --export_dir=exports [--version=N] [--overwrite]
+    srgan-export --model_dir=runs/srgan --export_dir=exports --format=onnx       # exports/<N>.onnx
+    srgan-export --model_dir=runs/srgan --export_dir=exports --format=litert \
+        [--quantize=none|float16|dynamic_int8]                                   # exports/<N>[_<quantize>].tflite
+
+The ONNX and LiteRT files are checked against TensorFlow's output on a probe picture before they are written.
 """
 from __future__ import annotations
 
@@ -12,8 +18,15 @@ from srgan_tf.common import commands
 
 commands.quiet_tensorflow()  # before anything imports TensorFlow
 
+from srgan_tf.deploy.export import export_portable  # noqa: E402
+from srgan_tf.deploy.formats import LITERT, ONNX  # noqa: E402
+from srgan_tf.deploy.litert_export import QUANTIZATIONS  # noqa: E402
+from srgan_tf.deploy.onnx_export import DEFAULT_OPSET  # noqa: E402
 from srgan_tf.serving.saved_model import export_saved_model  # noqa: E402
 from srgan_tf.training.checkpointing import load_generator  # noqa: E402
+
+SAVED_MODEL = "saved_model"
+_FORMAT_FLAGS = {"quantize": LITERT, "opset": ONNX}  # flags that only one format takes
 
 
 def main(argv):
@@ -22,19 +35,39 @@ def main(argv):
     try:
         generator, model_config, step = load_generator(f.model_dir)
         version = step if f.version is None else f.version
-        path = export_saved_model(generator, model_config, f.export_dir, version, tile_size=f.tile_size,
-                                  tile_overlap=f.tile_overlap, max_pixels=f.max_pixels, overwrite=f.overwrite)
-    except (FileNotFoundError, FileExistsError, ValueError) as error:
+        tiling = dict(tile_size=f.tile_size, tile_overlap=f.tile_overlap, overwrite=f.overwrite)
+        for name, model_format in _FORMAT_FLAGS.items():
+            if f[name].present and f.format != model_format:
+                raise ValueError(f"--{name} applies to --format={model_format} only, not --format={f.format}.")
+        if f.format == SAVED_MODEL:
+            path = export_saved_model(generator, model_config, f.export_dir, version, max_pixels=f.max_pixels,
+                                      **tiling)
+            checked = None
+        else:
+            print(f"Converting {f.model_dir} (step {step}) to {f.format}...")
+            path, checked = export_portable(generator, model_config, f.export_dir, version, f.format,
+                                            quantize=f.quantize, opset=f.opset, **tiling)
+    except (FileNotFoundError, FileExistsError, ValueError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"Exported {f.model_dir} (step {step}) to {path}")
+    if checked is not None:
+        print(f"Checked against TensorFlow on a probe picture: {checked}")
     return 0
 
 
 def _define_flags() -> None:
     """Called by `run()`: importing this module defines no flags."""
     flags.DEFINE_string("model_dir", None, "Model directory or checkpoint prefix to export.", required=True)
-    commands.define_export_flags("Version directory name; default: the checkpoint's global step.")
+    commands.define_export_flags("Version: the directory (SavedModel) or file name; default: the checkpoint's "
+                                 "global step.")
+    flags.DEFINE_enum("format", SAVED_MODEL, [SAVED_MODEL, ONNX, LITERT],
+                      "saved_model: a TF Serving version directory; onnx: <version>.onnx for ONNX Runtime "
+                      "(extra .[onnx]); litert: <version>.tflite for the LiteRT interpreter (extra .[litert]).")
+    flags.DEFINE_enum("quantize", "none", list(QUANTIZATIONS),
+                      "LiteRT only: float32 weights (none), float16 weights, or int8 weights with activations "
+                      "quantised on the fly (dynamic_int8).")
+    flags.DEFINE_integer("opset", DEFAULT_OPSET, "ONNX only: the operator set version.", lower_bound=13)
 
 
 def run() -> None:

@@ -22,3 +22,15 @@ def test_command_line_exports_the_checkpoint_step_as_version(model_dir, tmp_path
     assert result.returncode == 0, result.stderr[-2000:]
     assert os.listdir(exports) == [str(STEP)]
     assert f"to {os.path.join(exports, str(STEP))}" in result.stdout
+
+
+def test_command_line_exports_litert_checked_against_tensorflow(model_dir, tmp_path):
+    exports = str(tmp_path / "exports")
+    command = [sys.executable, "-m", "srgan_tf.export", f"--model_dir={model_dir[0]}", f"--export_dir={exports}"]
+    result = subprocess.run(command + ["--format=litert", "--quantize=float16"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert os.listdir(exports) == [f"{STEP}_float16.tflite"]
+    assert "Checked against TensorFlow on a probe picture: max difference" in result.stdout
+    result = subprocess.run(command + ["--quantize=float16"], capture_output=True, text=True)
+    assert result.returncode == 1 and "--quantize applies to --format=litert only" in result.stderr
+    assert os.listdir(exports) == [f"{STEP}_float16.tflite"]
