@@ -1,11 +1,15 @@
-"""Upscales image files with an exported SavedModel or a training checkpoint, tile by tile.
+"""Upscales image files with an exported model or a training checkpoint, tile by tile.
 
     srgan-upscale --model=exports/srgan --output_dir=upscaled photo.jpg holiday/
+    srgan-upscale --model=exports/7.onnx --runtime=onnx photo.jpg        # ONNX Runtime
+    srgan-upscale --model=exports/7.tflite --runtime=litert photo.jpg    # LiteRT interpreter
 
---model is a SavedModel version directory, an export base directory (its highest version is used) or a
-training model directory / checkpoint prefix, loaded as `srgan_tf.evaluate` loads it. Both kinds run the
-serving graph of `srgan_tf.serving`, so large images (e.g. 4000x3000) are upscaled in tiles with bounded
-memory. Each input gives `<output_dir>/<name>_sr.png`; grey inputs come out as RGB and an alpha channel
+--model is a SavedModel version directory, an export base directory (its highest version is used), a
+training model directory / checkpoint prefix (all run by TensorFlow: --runtime=tf), or an `.onnx` or
+`.tflite` export (--runtime=onnx, --runtime=litert), loaded as `srgan_tf.evaluate` loads it. Checkpoints
+and SavedModels run the serving graph of `srgan_tf.serving`; ONNX and LiteRT exports are tiled from Python
+with the same windows, so large images (e.g. 4000x3000) are upscaled with bounded memory by every runtime.
+Each input gives `<output_dir>/<name>_sr.png`; grey inputs come out as RGB and an alpha channel
 is dropped.
 """
 from __future__ import annotations
@@ -22,7 +26,8 @@ commands.quiet_tensorflow()  # before anything imports TensorFlow
 
 from srgan_tf.common.console import ProgressBar  # noqa: E402
 from srgan_tf.common.imaging import load_rgb, save_png  # noqa: E402
-from srgan_tf.evaluation.upscalers import Upscaler, load_upscaler, resolve_saved_model  # noqa: E402
+from srgan_tf.evaluation.upscalers import (RUNTIMES, Upscaler, load_upscaler,  # noqa: E402
+                                           resolve_saved_model, runtime_of)
 
 
 def upscale_files(upscaler: Upscaler, outputs: Dict[str, str]) -> List[str]:
@@ -49,11 +54,15 @@ def main(argv):
     if len(argv) < 2:
         raise app.UsageError("Name the image files or folders to upscale.")
     try:
+        needed = runtime_of(f.model)
+        if f.runtime is not None and f.runtime != needed:
+            raise ValueError(f"--runtime={f.runtime} cannot run --model={f.model}, which needs --runtime={needed} "
+                             "(tf: SavedModels and checkpoints, onnx: .onnx files, litert: .tflite files).")
         images = find_images(argv[1:], READABLE_EXTENSIONS)
         outputs = plan_outputs(images, f.output_dir, overwrite=f.overwrite)
         upscaler = load_upscaler(f.model, tile_size=f.tile_size, tile_overlap=f.tile_overlap,
                                  max_pixels=f.max_pixels)
-    except (FileNotFoundError, FileExistsError, ValueError) as error:
+    except (FileNotFoundError, FileExistsError, ValueError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"Upscaling {len(outputs)} image(s) with {upscaler.description} into {f.output_dir}")
@@ -67,8 +76,10 @@ def main(argv):
 
 
 def _define_flags() -> None:
-    flags.DEFINE_string("model", None, "SavedModel (a version or the export base) or model dir / checkpoint.",
-                        required=True)
+    flags.DEFINE_string("model", None, "SavedModel (a version or the export base), model dir / checkpoint, or "
+                        ".onnx / .tflite export.", required=True)
+    flags.DEFINE_enum("runtime", None, list(RUNTIMES), "What runs --model: tf (SavedModels, checkpoints), onnx "
+                      "(ONNX Runtime, .onnx) or litert (LiteRT, .tflite); default: the one --model needs.")
     flags.DEFINE_string("output_dir", "upscaled", "Where to write <name>_sr.png for each input.")
     flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
     commands.define_tiling_flags(checkpoints_only=True)

@@ -197,7 +197,8 @@ def define_tiling_flags(checkpoints_only: bool = False) -> None:
     from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE
 
     def text(help_text: str) -> str:
-        return f"Checkpoints only: {help_text}" if checkpoints_only else help_text[0].upper() + help_text[1:]
+        return (f"Checkpoints, .onnx and .tflite files (not SavedModels): {help_text}" if checkpoints_only
+                else help_text[0].upper() + help_text[1:])
 
     flags.DEFINE_integer("tile_size", DEFAULT_TILE_SIZE, text("input pixels per tile side (bounds memory)."),
                          lower_bound=1)

@@ -1,11 +1,13 @@
-"""What can upscale an image: bicubic, a training checkpoint, an exported SavedModel, or a generator held
-in memory. The evaluate and upscale commands both load their `--model` with `load_upscaler`.
+"""What can upscale an image: bicubic, a training checkpoint, an exported SavedModel, an `.onnx` or `.tflite`
+export, or a generator held in memory. The evaluate and upscale commands both load their `--model` with
+`load_upscaler`.
 
 Each takes one uint8 LR image `[h, w, 3]` and gives a uint8 SR image, the form in which SR results
 are saved and compared in the literature. Generators (from a checkpoint or in memory) run through the
 serving module's `predict_pixels`, as an exported SavedModel does: large images are upscaled in tiles,
 which by default give the untiled result (exactly for small generators, within one grey level for the
-paper's), and images over the pixel limit are refused.
+paper's), and images over the pixel limit are refused. ONNX and LiteRT exports are tiled the same way, from
+Python, with the overlap their export recorded.
 """
 from __future__ import annotations
 
@@ -19,13 +21,18 @@ import tensorflow as tf
 from srgan_tf.common import imaging
 from srgan_tf.common.console import describe_error
 from srgan_tf.config import GeneratorConfig
+from srgan_tf.deploy import formats
+from srgan_tf.deploy.runtimes import load_portable
 from srgan_tf.modeling.generator import float32_generator
 from srgan_tf.serving.module import DEFAULT_MAX_PIXELS, SuperResolutionModule
 from srgan_tf.serving.signatures import PIXELS, PREDICT_PIXELS
-from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE, tiling_for
+from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE, TilingConfig, tiling_for, upscale_in_tiles_eagerly
 from srgan_tf.training import checkpointing
 
 BICUBIC = "bicubic"
+TENSORFLOW = "tf"
+# What runs each kind of model: TensorFlow (checkpoints, SavedModels), ONNX Runtime, the LiteRT interpreter.
+RUNTIMES = (TENSORFLOW, formats.ONNX, formats.LITERT)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +135,32 @@ def from_saved_model(path: str, scale: Optional[int] = None) -> Upscaler:
     return Upscaler(path, scale, _refusals_as_value_errors(path, predict), description=f"SavedModel {path}")
 
 
+def from_portable(path: str, scale: Optional[int] = None, *, tile_size: int = DEFAULT_TILE_SIZE,
+                  tile_overlap: Optional[int] = None, max_pixels: int = DEFAULT_MAX_PIXELS,
+                  threads: Optional[int] = None) -> Upscaler:
+    """An `.onnx` (ONNX Runtime) or `.tflite` (LiteRT) export, tiled from Python as the serving graph tiles:
+    by default with the overlap recorded at export, refusing images over `max_pixels`."""
+    model = load_portable(path, threads)
+    if scale is not None and model.info.scale != scale:
+        raise ValueError(f"{path} holds a x{model.info.scale} model, but the evaluation is at x{scale}.")
+    tiling = TilingConfig(tile_size, model.info.tile_overlap if tile_overlap is None else tile_overlap)
+
+    def predict(lr):
+        if lr.shape[0] * lr.shape[1] > max_pixels:
+            raise ValueError(f"{path} refused the image: {lr.shape[0]} x {lr.shape[1]} pixels is over the limit "
+                             f"of {max_pixels} (--max_pixels).")
+        return upscale_in_tiles_eagerly(model, lr, model.info.scale, tiling)
+
+    return Upscaler(path, model.info.scale, predict,
+                    description=f"{model.format} export {path} (x{model.info.scale}, {model.info.generator})")
+
+
+def runtime_of(model: str) -> Optional[str]:
+    """The runtime a `--model` needs: ONNX Runtime or LiteRT for their files, TensorFlow for the rest
+    (None for bicubic, which needs none)."""
+    return None if model == BICUBIC else formats.format_of(model) or TENSORFLOW
+
+
 def resolve_saved_model(path: str) -> Optional[str]:
     """`path` if it is a SavedModel, its highest numeric version if it is a TF Serving base directory
     (`path/<version>/`), else None."""
@@ -142,23 +175,28 @@ def resolve_saved_model(path: str) -> Optional[str]:
 
 def load_upscaler(model: str, scale: Optional[int] = None, *, tile_size: int = DEFAULT_TILE_SIZE,
                   tile_overlap: Optional[int] = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> Upscaler:
-    """`bicubic` (needs `scale`), a SavedModel (or a TF Serving base directory: its latest version), or a
-    training model directory / checkpoint prefix. Labelled with the last part of the path.
+    """`bicubic` (needs `scale`), a SavedModel (or a TF Serving base directory: its latest version), an
+    `.onnx` or `.tflite` export, or a training model directory / checkpoint prefix. Labelled with the last
+    part of the path.
 
-    With `scale`, a checkpoint of another scale is refused; without, the model's own is used. The tiling
-    and the pixel limit apply to checkpoints: a SavedModel keeps those it was exported with.
+    With `scale`, a model of another scale is refused; without, the model's own is used. The tiling and the
+    pixel limit apply to checkpoints and to ONNX and LiteRT files: a SavedModel keeps those it was exported
+    with.
     """
     if model == BICUBIC:
         if scale is None:
             raise ValueError(f"--model={BICUBIC} needs a scale (no model file holds one).")
         return bicubic(scale)
     saved_model = resolve_saved_model(model)
-    if saved_model:
+    if formats.format_of(model):
+        upscaler = from_portable(model, scale, tile_size=tile_size, tile_overlap=tile_overlap,
+                                 max_pixels=max_pixels)
+    elif saved_model:
         upscaler = from_saved_model(saved_model, scale)
     elif os.path.exists(model) or tf.io.gfile.exists(model + ".index"):
         upscaler = from_checkpoint(model, scale, tile_size=tile_size, tile_overlap=tile_overlap,
                                    max_pixels=max_pixels)
     else:
         raise FileNotFoundError(f"{model}: no such SavedModel, model directory or checkpoint "
-                                f"(or use '{BICUBIC}').")
+                                f"(nor an .onnx or .tflite file; or use '{BICUBIC}').")
     return dataclasses.replace(upscaler, label=os.path.basename(os.path.normpath(model)))

@@ -5,12 +5,16 @@ Memory is bounded by the tile, not the image: the generator only ever sees a win
 centre of that overlap, so every kept pixel has at least `tile_overlap // 2` pixels of real context on each
 side. The generator's BatchNorm runs in inference mode, so tiles are independent; once the context covers
 the network's receptive field a tiled result equals the untiled one (up to float rounding).
+
+`upscale_in_tiles_eagerly` is the same tiling for models that run outside TensorFlow (ONNX Runtime, LiteRT):
+the same plan of windows and cuts, with the windows upscaled one by one from Python.
 """
 from __future__ import annotations
 
 import dataclasses
 from typing import Optional
 
+import numpy as np
 import tensorflow as tf
 
 from srgan_tf.config import GeneratorConfig
@@ -100,4 +104,20 @@ def upscale_in_tiles(upscale_window, image: tf.Tensor, scale: int, tiling: Tilin
         rows = rows.write(i, tf.transpose(row.concat(), [1, 0, 2]))
     result = rows.concat()
     result.set_shape([None, None, 3])
+    return result
+
+
+def upscale_in_tiles_eagerly(upscale_window, image: np.ndarray, scale: int, tiling: TilingConfig) -> np.ndarray:
+    """`upscale_in_tiles` for an `upscale_window` that takes and gives NumPy arrays: the windows and cuts of
+    `_axis_plan`, each window upscaled by a call, the kept spans written into the result."""
+    (window_h, starts_y, cuts_y), (window_w, starts_x, cuts_x) = [
+        [np.asarray(value) for value in _axis_plan(tf.constant(length), tiling.tile_size, tiling.tile_overlap)]
+        for length in image.shape[:2]]
+    result = np.empty((image.shape[0] * scale, image.shape[1] * scale) + image.shape[2:], image.dtype)
+    for i, y in enumerate(starts_y):
+        for j, x in enumerate(starts_x):
+            upscaled = upscale_window(image[y:y + window_h, x:x + window_w])
+            top, bottom, left, right = cuts_y[i], cuts_y[i + 1], cuts_x[j], cuts_x[j + 1]
+            result[top * scale:bottom * scale, left * scale:right * scale] = upscaled[
+                (top - y) * scale:(bottom - y) * scale, (left - x) * scale:(right - x) * scale]
     return result
