@@ -3,6 +3,7 @@
     python tools/benchmark_serve.py [--quick] [--sizes=512,2048] [--tile_sizes=192,320,384]
     python tools/benchmark_serve.py --sizes= --error_model=demo_output/srgan   # only the overlap errors
     python tools/benchmark_serve.py --overlaps=                                # only the timings
+    python tools/benchmark_serve.py --format=all --sizes= --overlaps=          # only the runtimes
 
 Exports the generator (random weights: speed does not depend on them) with the default tiling and as one
 window per image ("untiled"), then runs each input size in its own process through `predict_pixels`, and
@@ -14,6 +15,12 @@ and the ratios the targets read: `tiled / untiled time = Z` and `SavedModel / Ke
 Then it prints how far tiled output is from untiled output, in uint8 grey levels, for a range of overlaps:
 on the Set5 images, with the random paper generator and with a trained one (`--error_model`), the
 measurement behind the default overlap.
+
+`--format` compares exports that run without TensorFlow with the SavedModel (see `srgan_tf.deploy`): for each,
+milliseconds per LR megapixel through its runtime (tiled as the SavedModel tiles), its largest difference
+and PSNR against the SavedModel's output on a random image and on Set5's LR images, and its Set5 PSNR (Y,
+x4) with the drop against the float SavedModel. With `--error_model`, that trained model is compared (Set5
+PSNR of random weights says little), else the random paper generator.
 """
 from __future__ import annotations
 
@@ -36,6 +43,11 @@ from absl import app, flags  # noqa: E402
 from srgan_tf.common.image_files import find_images, pil_to_rgb_array  # noqa: E402
 from srgan_tf.common.imaging import to_float, to_uint8  # noqa: E402
 from srgan_tf.config import GeneratorConfig  # noqa: E402
+from srgan_tf.deploy.export import export_portable  # noqa: E402
+from srgan_tf.deploy.parity import parity  # noqa: E402
+from srgan_tf.evaluation.image_pairs import find_benchmarks, load_pair  # noqa: E402
+from srgan_tf.evaluation.scoring import EvalConfig, measure  # noqa: E402
+from srgan_tf.evaluation.upscalers import load_upscaler  # noqa: E402
 from srgan_tf.modeling.generator import build_generator, receptive_radius  # noqa: E402
 from srgan_tf.serving.saved_model import export_saved_model  # noqa: E402
 from srgan_tf.serving.signatures import PIXELS, PREDICT_PIXELS  # noqa: E402
@@ -49,6 +61,10 @@ SET5 = os.path.join(ROOT, "..", "shared", "data", "Set5")
 KERAS_EAGER = "keras"
 
 MEMORY_BUDGET_BYTES = 20 * 2 ** 30
+SAVED_MODEL = "saved_model"
+# --format names: (format, quantization) of srgan_tf.export.
+PORTABLE_EXPORTS = {"onnx": ("onnx", "none"), "litert": ("litert", "none"), "litert_float16": ("litert", "float16"),
+                    "litert_dynamic_int8": ("litert", "dynamic_int8")}
 
 
 def load_average() -> str:
@@ -188,6 +204,48 @@ def print_overlap_errors(name: str, generator, scale: int, images, tile_size: in
         print(f"  overlap {overlap:>3}: {error}")
 
 
+def best_seconds(upscaler, image, repeats: int = 2) -> float:
+    upscaler(image[:32, :32])  # warm-up: graph tracing, interpreter allocation
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        upscaler(image)
+        timings.append(time.perf_counter() - start)
+    return min(timings)
+
+
+def benchmark_formats(generator, config: GeneratorConfig, name: str, formats, size: int) -> None:
+    """One row per runtime: speed, parity with the SavedModel, Set5 PSNR and its drop."""
+    benchmarks = find_benchmarks([SET5], [], config.scale) if os.path.isdir(SET5) else []
+    eval_config = EvalConfig(scale=config.scale)
+    pairs = [load_pair(pair, config.scale, 1) for pair in benchmarks[0].pairs] if benchmarks else []
+    real_images = [lr for lr, _ in pairs]
+    random_image = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    with tempfile.TemporaryDirectory() as work_dir:
+        upscalers = {SAVED_MODEL: load_upscaler(export_saved_model(generator, config, work_dir, 1))}
+        for export in formats:
+            model_format, quantize = PORTABLE_EXPORTS[export]
+            path, _ = export_portable(generator, config, work_dir, 1, model_format, quantize=quantize)
+            upscalers[export] = load_upscaler(path)
+        print(f"Runtimes, {name}: {size}x{size} random input (tiled), parity with the SavedModel on it and on "
+              f"{len(real_images)} Set5 LR images, Set5 PSNR (Y, x{config.scale}):")
+        print(f"{'export':>20} {'ms/MP in':>9} {'max diff':>8} {'PSNR vs SavedModel':>19} {'Set5 PSNR':>9} "
+              f"{'drop':>6}")
+        references = [upscalers[SAVED_MODEL](image) for image in [random_image] + real_images]
+        set5_psnr = {}
+        for export, upscaler in upscalers.items():
+            seconds = best_seconds(upscaler, random_image)
+            checks = [parity(reference, upscaler(image))
+                      for reference, image in zip(references, [random_image] + real_images)]
+            worst = max(check.max_difference for check in checks)
+            lowest = min(check.psnr for check in checks)
+            if pairs:
+                set5_psnr[export] = np.mean([measure(hr, upscaler(lr), eval_config)[0] for lr, hr in pairs])
+            drop = set5_psnr.get(SAVED_MODEL, np.nan) - set5_psnr.get(export, np.nan)
+            print(f"{export:>20} {1000 * seconds / (size * size / 1e6):9.0f} {worst:8d} {lowest:16.1f} dB "
+                  f"{set5_psnr.get(export, np.nan):9.2f} {drop:6.2f}  ({load_average()})")
+
+
 def main(argv):
     del argv
     f = flags.FLAGS
@@ -202,6 +260,16 @@ def main(argv):
     generator = build_generator(config)
     if sizes:
         benchmark_sizes(generator, config, sizes, [int(size) for size in f.tile_sizes])
+    portable = [name for name in (list(PORTABLE_EXPORTS) if f.format == ["all"] else f.format) if name != SAVED_MODEL]
+    if portable:
+        unknown = sorted(set(portable) - set(PORTABLE_EXPORTS))
+        if unknown:
+            raise app.UsageError(f"--format: unknown {unknown}; choose from {[SAVED_MODEL, *PORTABLE_EXPORTS]} or all")
+        compared, compared_config, name = generator, config, "random paper generator"
+        if f.error_model:
+            compared, compared_config, step = load_generator(f.error_model)
+            name = f"{f.error_model} (step {step})"
+        benchmark_formats(compared, compared_config, name, portable, 128 if f.quick else 512)
     overlaps = [0, 16, 32, 80] if f.quick else [int(overlap) for overlap in f.overlaps]
     error_tile = 96
     images = set5_images(2 * error_tile) if overlaps else []
@@ -224,7 +292,10 @@ def _define_flags() -> None:
                       f"({DEFAULT_TILE_SIZE}).")
     flags.DEFINE_list("overlaps", ["0", "8", "16", "24", "32", "48", "64", "80"],
                       "Tile overlaps whose errors are measured; empty: none.")
-    flags.DEFINE_string("error_model", "", "A trained model dir whose tiling errors are measured too.")
+    flags.DEFINE_string("error_model", "", "A trained model dir whose tiling errors are measured too, and whose "
+                        "exports --format compares.")
+    flags.DEFINE_list("format", [], f"Exports whose runtimes are compared with the SavedModel: "
+                      f"{', '.join(PORTABLE_EXPORTS)}, or all.")
     flags.DEFINE_string("case_model", None, "Internal: run one case on this SavedModel (or 'keras') and print "
                         "JSON.")
     flags.DEFINE_integer("case_size", 0, "Internal: the case's input size.")
