@@ -1,6 +1,7 @@
 """Image files: which formats each part reads, which files a command-line tool reads, where it writes each
-result, and Pillow images as 8-bit RGB arrays. Free of TensorFlow: record-writing worker processes import
-it, and TensorFlow would cost each of them about 4 s and 650 MB before it reads a single image.
+result, and Pillow images as arrays (with their own channels and depth, or as 8-bit RGB). Free of TensorFlow:
+record-writing worker processes import it, and TensorFlow would cost each of them about 4 s and 650 MB before
+it reads a single image.
 
 Both the local upscaler and the serving client take files and folders and write one PNG per input; they
 plan all output names before any work starts, so a name clash or an existing file stops the run before
@@ -30,6 +31,11 @@ GIF = ImageFormat("GIF", "GIF", (".gif",))
 TIFF = ImageFormat("TIFF", "TIFF", (".tif", ".tiff"))
 WEBP = ImageFormat("WebP", "WEBP", (".webp",))
 PPM = ImageFormat("PPM", "PPM", (".ppm",))
+
+# A PNG's first bytes, and where its header (IHDR) holds the bit depth of a sample: 16 in 48- or 64-bit colour
+# and 16-bit grey PNGs.
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_BIT_DEPTH_OFFSET = 24
 
 # Every format read from local files, with Pillow (`pil_to_rgb_array`): what the upscale command takes.
 READABLE_FORMATS = (PNG, JPEG, BMP, GIF, TIFF, WEBP, PPM)
@@ -91,14 +97,35 @@ def plan_outputs(images: Sequence[str], output_dir: str, suffix: str = "_sr",
     return outputs
 
 
+# Pillow's modes of 16-bit (or 32-bit integer) grey, and the modes `pil_to_array` keeps as they are.
+_SIXTEEN_BIT_GREY = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+_KEPT_MODES = {"1": "L", "L": "L", "LA": "LA", "PA": "RGBA", "RGBA": "RGBA"}
+
+
+def pil_to_array(image: Image.Image) -> np.ndarray:
+    """Any PIL image as `[H, W, C]` keeping its channels and depth: C is 1 (grey), 2 (grey, alpha), 3 (RGB) or
+    4 (RGBA); 16-bit grey is uint16, the rest uint8. A palette with transparency becomes RGBA, CMYK and the
+    like RGB. 32-bit integer grey (mode I) is read as 16 bits, or as 8 if no value exceeds 255.
+    """
+    if image.mode in _SIXTEEN_BIT_GREY:
+        data = np.asarray(image)
+        if image.mode == "I" and data.max(initial=0) <= 255:
+            return np.clip(data, 0, 255).astype(np.uint8)[..., None]
+        return np.clip(data, 0, 65535).astype(np.uint16)[..., None]
+    mode = _KEPT_MODES.get(image.mode) or ("RGBA" if image.has_transparency_data else "RGB")
+    pixels = np.asarray(image.convert(mode), dtype=np.uint8)
+    return pixels[..., None] if pixels.ndim == 2 else pixels
+
+
+def to_rgb8(pixels: np.ndarray) -> np.ndarray:
+    """`pil_to_array`'s `[H, W, C]` as 8-bit RGB: grey is replicated, alpha dropped (not composited) and 16-bit
+    levels rounded to the nearest 8-bit level."""
+    colour = pixels[..., :3] if pixels.shape[-1] >= 3 else np.repeat(pixels[..., :1], 3, axis=-1)
+    if colour.dtype == np.uint16:
+        colour = np.round(colour / 65535.0 * 255.0)
+    return colour.astype(np.uint8)
+
+
 def pil_to_rgb_array(image: Image.Image) -> np.ndarray:
     """Any PIL image (grey, palette, RGBA, 16-bit, CMYK) as 8-bit RGB; alpha is dropped, not composited."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16-bit (or 32-bit integer) grey: keep the top 8 bits of the full range.
-        data = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if data.max(initial=0) > 255 or image.mode.startswith("I;16") else 255.0
-        grey = np.clip(np.round(data / top * 255.0), 0, 255).astype(np.uint8)
-        return np.repeat(grey[..., None], 3, axis=-1)
-    if image.mode != "RGB":
-        image = image.convert("RGB")
-    return np.asarray(image, dtype=np.uint8)
+    return to_rgb8(pil_to_array(image))

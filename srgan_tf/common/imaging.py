@@ -5,12 +5,14 @@ mod-cropped and how pixels are quantised, so every part of the library reproduce
 """
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import tensorflow as tf
 from PIL import Image
 
 from srgan_tf.common.files import atomic_write
-from srgan_tf.common.image_files import pil_to_rgb_array  # noqa: F401  (part of this module's interface)
+from srgan_tf.common.image_files import PNG_BIT_DEPTH_OFFSET, PNG_SIGNATURE, pil_to_array, pil_to_rgb_array
 
 
 def mod_crop(image: tf.Tensor, scale: int) -> tf.Tensor:
@@ -41,12 +43,19 @@ def quantize(image: tf.Tensor) -> tf.Tensor:
     return tf.round(tf.clip_by_value(image, 0.0, 1.0) * 255.0) / 255.0
 
 
-def to_float(image_uint8: tf.Tensor) -> tf.Tensor:
-    return tf.cast(image_uint8, tf.float32) / 255.0
+def to_float(image: tf.Tensor) -> tf.Tensor:
+    """uint8 or uint16 levels to float32 in [0, 1]."""
+    return tf.cast(image, tf.float32) / tf.as_dtype(image.dtype).max
+
+
+def to_levels(image: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+    """Float images in [0, 1] (clipped) to the nearest levels of the integer `dtype`."""
+    dtype = tf.as_dtype(dtype)
+    return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 1.0) * dtype.max), dtype)
 
 
 def to_uint8(image: tf.Tensor) -> tf.Tensor:
-    return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 1.0) * 255.0), tf.uint8)
+    return to_levels(image, tf.uint8)
 
 
 def decode_rgb(encoded: tf.Tensor) -> tf.Tensor:
@@ -66,7 +75,32 @@ def load_rgb(path: str) -> np.ndarray:
         raise ValueError(f"{path}: not a readable image ({error})") from error
 
 
+def load_image(path: str) -> np.ndarray:
+    """Reads an image file keeping its channels and depth: uint8 or uint16 `[H, W, C]`, C = 1 (grey),
+    2 (grey, alpha), 3 (RGB) or 4 (RGBA). Raises ValueError naming the file if it can't.
+
+    PNGs are decoded by TensorFlow, at their bit depth: Pillow reads 16-bit colour PNGs as 8-bit.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        if data.startswith(PNG_SIGNATURE) and len(data) > PNG_BIT_DEPTH_OFFSET:
+            dtype = tf.uint16 if data[PNG_BIT_DEPTH_OFFSET] == 16 else tf.uint8
+            return tf.io.decode_png(data, channels=0, dtype=dtype).numpy()
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            return pil_to_array(image)
+    except (OSError, ValueError, SyntaxError, tf.errors.InvalidArgumentError) as error:
+        reason = error.message if isinstance(error, tf.errors.OpError) else error
+        raise ValueError(f"{path}: not a readable image ({reason})") from error
+
+
 def save_png(path: str, pixels: np.ndarray) -> None:
-    """Writes uint8 `[H, W, 3]` as PNG atomically: a reader never sees a half-written file."""
+    """Writes uint8 or uint16 `[H, W, C]` (C = 1 grey, 2 grey and alpha, 3 RGB, 4 RGBA) as an 8- or 16-bit
+    PNG, atomically: a reader never sees a half-written file."""
+    pixels = np.asarray(pixels)
+    if pixels.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"{path}: PNGs hold uint8 or uint16 pixels, not {pixels.dtype}.")
+    encoded = tf.io.encode_png(pixels).numpy()
     with atomic_write(path, binary=True) as f:
-        Image.fromarray(np.asarray(pixels, dtype=np.uint8)).save(f, format="PNG")
+        f.write(encoded)
