@@ -1,10 +1,12 @@
 """The serving graph: a `tf.Module` whose `tf.function`s are the SavedModel's signatures.
 
 `serving_default` takes a batch of encoded images (what TF Serving's REST API sends as `{"b64": ...}`)
-and returns PNGs; `predict_pixels` takes and returns uint8 pixels. Both validate every image inside the
-graph, so a bad request fails with `INVALID_ARGUMENT` and a message saying what was wrong, and both
-upscale through `upscale_in_tiles`, so memory stays bounded whatever the image size. Grey inputs are
-replicated to RGB; an alpha channel is dropped, not composited.
+and returns PNGs that keep each input's channels and depth (`srgan_tf.common.image_modes`): grey in, grey
+out; RGBA PNG in, RGBA PNG out (alpha upscaled by bicubic interpolation); 16-bit PNG in, 16-bit PNG out,
+upscaled from all 16 bits. `predict_pixels` takes and returns uint8 RGB pixels, `predict_pixels16` uint16
+RGB pixels. All validate every image inside the graph, so a bad request fails with `INVALID_ARGUMENT` and a
+message saying what was wrong, and all upscale through `upscale_in_tiles`, so memory stays bounded whatever
+the image size.
 """
 from __future__ import annotations
 
@@ -13,9 +15,12 @@ import functools
 import keras
 import tensorflow as tf
 
-from srgan_tf.common.image_files import BMP, GIF, JPEG, PNG, SERVABLE_FORMATS, format_names
-from srgan_tf.common.imaging import decode_rgb, to_float, to_uint8
-from srgan_tf.serving.signatures import HEIGHT, IMAGE_BYTES, PIXELS, PREDICT_PIXELS, SERVE_ENCODED, WIDTH
+from srgan_tf.common.image_files import (BMP, GIF, JPEG, PNG, PNG_BIT_DEPTH_OFFSET, PNG_SIGNATURE,
+                                         SERVABLE_FORMATS, format_names)
+from srgan_tf.common.image_modes import upscale_keeping_mode
+from srgan_tf.common.imaging import to_float, to_levels
+from srgan_tf.serving.signatures import (HEIGHT, IMAGE_BYTES, PIXELS, PREDICT_PIXELS, PREDICT_PIXELS16,
+                                         SERVE_ENCODED, WIDTH)
 from srgan_tf.serving.tiling import TilingConfig, upscale_in_tiles
 
 DEFAULT_MAX_PIXELS = 4096 * 4096
@@ -45,7 +50,7 @@ def _starts_with(encoded: tf.Tensor, magic: bytes) -> tf.Tensor:
 def _image_format(encoded: tf.Tensor):
     """Booleans telling which of `SERVABLE_FORMATS` `encoded` starts like."""
     formats = {
-        PNG: _starts_with(encoded, b"\x89PNG\r\n\x1a\n"),
+        PNG: _starts_with(encoded, PNG_SIGNATURE),
         GIF: tf.logical_or(_starts_with(encoded, b"GIF87a"), _starts_with(encoded, b"GIF89a")),
         BMP: _starts_with(encoded, b"BM"),
         JPEG: tf.io.is_jpeg(encoded),
@@ -70,6 +75,10 @@ def _encoded_image_size(encoded: tf.Tensor, formats) -> tf.Tensor:
         (formats[GIF], lambda: tf.stack([_uint(header, 8, 2, False), _uint(header, 6, 2, False)])),
         (formats[BMP], bmp_size),
     ], default=lambda: tf.cast(tf.io.extract_jpeg_shape(encoded)[:2], tf.int64), exclusive=False)
+
+
+def _is_16_bit_png(encoded: tf.Tensor, formats) -> tf.Tensor:
+    return tf.logical_and(formats[PNG], tf.equal(_header(encoded)[PNG_BIT_DEPTH_OFFSET], 16))
 
 
 def _text(*parts) -> tf.Tensor:
@@ -110,7 +119,8 @@ class SuperResolutionModule(tf.Module):
         self.max_pixels = max_pixels
 
     def signatures(self) -> dict:
-        return {SERVE_ENCODED: self.serve_encoded, PREDICT_PIXELS: self.predict_pixels}
+        return {SERVE_ENCODED: self.serve_encoded, PREDICT_PIXELS: self.predict_pixels,
+                PREDICT_PIXELS16: self.predict_pixels16}
 
     def _check_size(self, image: tf.Tensor, size: tf.Tensor, name: tf.Tensor) -> tf.Tensor:
         """`image`, once its `size` ([height, width]) is known to be non-empty and within the pixel limit."""
@@ -123,22 +133,28 @@ class SuperResolutionModule(tf.Module):
             f" pixels, over the limit of {self.max_pixels} this model was exported with (--max_pixels)",
         )])], image)
 
-    def _decode(self, encoded: tf.Tensor, name: tf.Tensor) -> tf.Tensor:
-        """Validates the bytes and their header-declared size before decoding to uint8 RGB."""
+    def _validated(self, encoded: tf.Tensor, name: tf.Tensor):
+        """`encoded`, once its bytes and header-declared size are valid, and which format it is."""
         not_empty = tf.strings.length(encoded) > 0
         encoded = _after([tf.debugging.Assert(not_empty, [_text(name, " is empty (0 bytes)")])], encoded)
         formats = _image_format(encoded)
         encoded = _after([tf.debugging.Assert(tf.reduce_any(tf.stack(list(formats.values()))), [_text(
             name, " is not a " + SUPPORTED_FORMATS + " image")])], encoded)
-        encoded = self._check_size(encoded, _encoded_image_size(encoded, formats), name)
-        return decode_rgb(encoded)
+        return self._check_size(encoded, _encoded_image_size(encoded, formats), name), formats
 
     def _upscale(self, image: tf.Tensor) -> tf.Tensor:
-        """uint8 `[H, W, 3]` to uint8 `[scale*H, scale*W, 3]`, tile by tile (BatchNorm in inference mode)."""
+        """uint8 or uint16 `[H, W, 3]` to `[scale*H, scale*W, 3]` of the same dtype, tile by tile (BatchNorm in
+        inference mode)."""
         def upscale_window(window):
-            return to_uint8(self._generator(to_float(window)[None])[0])
+            return to_levels(self._generator(to_float(window)[None])[0], image.dtype)
 
-        return upscale_in_tiles(upscale_window, image, self.scale, self.tiling, tf.uint8)
+        return upscale_in_tiles(upscale_window, image, self.scale, self.tiling, image.dtype)
+
+    def _upscale_to_png(self, image: tf.Tensor):
+        """A decoded image of any channels and depth, upscaled keeping both, as PNG; its height and width."""
+        upscaled = upscale_keeping_mode(image, self._upscale)
+        shape = tf.shape(upscaled)
+        return tf.io.encode_png(upscaled), shape[0], shape[1]
 
     # The arguments' names are the signatures' input keys too: they match the TensorSpecs' names.
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=IMAGE_BYTES)])
@@ -146,9 +162,13 @@ class SuperResolutionModule(tf.Module):
         """Encoded images (sizes may differ) to upscaled PNGs with their heights and widths."""
         def upscale_encoded(args):
             encoded, index = args
-            upscaled = self._upscale(self._decode(encoded, _text(f"{IMAGE_BYTES}[", index, "]")))
-            shape = tf.shape(upscaled)
-            return tf.io.encode_png(upscaled), shape[0], shape[1]
+            encoded, formats = self._validated(encoded, _text(f"{IMAGE_BYTES}[", index, "]"))
+            # One branch per depth: a 16-bit PNG is decoded, upscaled and encoded in 16 bits, all else in 8.
+            return tf.cond(
+                _is_16_bit_png(encoded, formats),
+                lambda: self._upscale_to_png(tf.io.decode_png(encoded, channels=0, dtype=tf.uint16)),
+                lambda: self._upscale_to_png(
+                    tf.io.decode_image(encoded, channels=0, dtype=tf.uint8, expand_animations=False)))
 
         image_bytes = _check_not_empty_batch(image_bytes, IMAGE_BYTES)
         png, height, width = tf.map_fn(
@@ -156,9 +176,8 @@ class SuperResolutionModule(tf.Module):
             fn_output_signature=(tf.string, tf.int32, tf.int32), parallel_iterations=1)
         return {IMAGE_BYTES: png, HEIGHT: height, WIDTH: width}
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name=PIXELS)])
-    def predict_pixels(self, pixels):
-        """uint8 `[N, H, W, 3]` to uint8 `[N, scale*H, scale*W, 3]`, one image at a time."""
+    def _predict(self, pixels: tf.Tensor) -> tf.Tensor:
+        """`[N, H, W, 3]` to `[N, scale*H, scale*W, 3]` of the same dtype, one image at a time."""
         def upscale_pixels(args):
             image, index = args
             name = _text(f"{PIXELS}[", index, "]")
@@ -166,6 +185,15 @@ class SuperResolutionModule(tf.Module):
 
         pixels = _check_not_empty_batch(pixels, PIXELS)
         # One image at a time, as the tiles of an image (serving/tiling.py): memory stays bounded by a tile.
-        upscaled = tf.map_fn(upscale_pixels, (pixels, tf.range(tf.shape(pixels)[0])),
-                             fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8), parallel_iterations=1)
-        return {PIXELS: upscaled}
+        return tf.map_fn(upscale_pixels, (pixels, tf.range(tf.shape(pixels)[0])),
+                         fn_output_signature=tf.TensorSpec([None, None, 3], pixels.dtype), parallel_iterations=1)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name=PIXELS)])
+    def predict_pixels(self, pixels):
+        """uint8 `[N, H, W, 3]` to uint8 `[N, scale*H, scale*W, 3]`."""
+        return {PIXELS: self._predict(pixels)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint16, name=PIXELS)])
+    def predict_pixels16(self, pixels):
+        """uint16 `[N, H, W, 3]` to uint16 `[N, scale*H, scale*W, 3]`: 16-bit images keep their precision."""
+        return {PIXELS: self._predict(pixels)}

@@ -21,14 +21,14 @@ from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 from srgan_tf.config import GeneratorConfig
 from srgan_tf.modeling.generator import float32_generator
 from srgan_tf.serving.module import DEFAULT_MAX_PIXELS, SuperResolutionModule
-from srgan_tf.serving.signatures import IMAGE_BYTES, PIXELS, PREDICT_PIXELS, SERVE_ENCODED
+from srgan_tf.serving.signatures import IMAGE_BYTES, PIXELS, PREDICT_PIXELS, PREDICT_PIXELS16, SERVE_ENCODED
 from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE, tiling_for
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
 
 def warmup_requests(size: int = 24) -> list:
-    """`PredictionLog`s exercising both signatures (every request runs the same decode/tile/encode graph)."""
+    """`PredictionLog`s exercising each signature (every request runs the same decode/tile/encode graph)."""
     ramp = np.linspace(0, 255, size, dtype=np.float64)
     pixels = np.stack(np.broadcast_arrays(ramp[:, None], ramp[None, :], ramp[::-1, None]), axis=-1)
     pixels = pixels.astype(np.uint8)
@@ -36,6 +36,7 @@ def warmup_requests(size: int = 24) -> list:
     for signature, name, value in [
         (SERVE_ENCODED, IMAGE_BYTES, tf.make_tensor_proto([tf.io.encode_png(pixels).numpy()])),
         (PREDICT_PIXELS, PIXELS, tf.make_tensor_proto(pixels[None])),
+        (PREDICT_PIXELS16, PIXELS, tf.make_tensor_proto(pixels[None].astype(np.uint16) * 257)),
     ]:
         request = predict_pb2.PredictRequest()
         request.model_spec.signature_name = signature
@@ -103,8 +104,9 @@ def export_saved_model(generator: keras.Model, model_config: GeneratorConfig, ex
     """Writes `generator`, computing in float32, as SavedModel `export_dir/<version>/` and returns that
     directory.
 
-    Signatures: `serving_default` (encoded images in `image_bytes` -> PNG `image_bytes`, `height`, `width`)
-    and `predict_pixels` (uint8 `pixels` -> uint8 `pixels`). Images larger than `tile_size` are upscaled
+    Signatures: `serving_default` (encoded images in `image_bytes` -> PNG `image_bytes` of the same channels
+    and depth, `height`, `width`), `predict_pixels` (uint8 `pixels` -> uint8 `pixels`) and `predict_pixels16`
+    (uint16 `pixels` -> uint16 `pixels`). Images larger than `tile_size` are upscaled
     in tiles sharing `tile_overlap` pixels (default: `tiling_for`'s, exact for small generators, within one
     grey level for the paper's); images over `max_pixels` input pixels are refused with INVALID_ARGUMENT.
     """

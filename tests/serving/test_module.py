@@ -1,4 +1,4 @@
-"""The serving signatures' input checks: grey and RGBA in, sizes from headers, bad requests named."""
+"""The serving signatures' inputs: channels and depth kept, sizes from headers, bad requests named."""
 import re
 
 import numpy as np
@@ -8,15 +8,61 @@ import tensorflow as tf
 from tests.tiny_models import encode
 
 
-def test_grey_and_rgba_inputs_come_out_rgb(loaded, make_image):
-    rgb = make_image(10, 12, seed=5)
-    for mode in ("L", "LA", "RGBA", "P"):
-        encoded = encode(rgb, "PNG", mode)
-        expected = tf.io.decode_png(encoded, channels=3)  # grey replicated, alpha dropped
-        direct = loaded.signatures["predict_pixels"](pixels=expected[None])["pixels"][0]
-        png = loaded.signatures["serving_default"](image_bytes=tf.constant([encoded]))["image_bytes"][0]
-        assert tf.io.decode_png(png).shape == (20, 24, 3), mode
-        np.testing.assert_array_equal(tf.io.decode_png(png).numpy(), direct.numpy())
+def bicubic_levels(channel: np.ndarray, scale: int, levels: int) -> np.ndarray:
+    """`[h, w, 1]` integer levels upscaled by clipped bicubic interpolation and rounded, as numbers."""
+    size = (channel.shape[0] * scale, channel.shape[1] * scale)
+    upscaled = tf.image.resize(channel.astype(np.float32) / levels, size, method="bicubic").numpy()
+    return np.round(np.clip(upscaled, 0, 1) * levels)
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    return np.round(rgb.astype(np.float64) @ [0.299, 0.587, 0.114])[..., None]
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "P"])
+def test_pngs_keep_their_channels_and_alpha_is_upscaled_bicubic(loaded, mode, make_image):
+    rgb, alpha = make_image(10, 12, seed=5), make_image(10, 12, seed=6)[..., :1]
+    grey = luma(rgb).astype(np.uint8)
+    pixels = {"L": grey, "LA": np.concatenate([grey, alpha], -1), "RGB": rgb,
+              "RGBA": np.concatenate([rgb, alpha], -1)}.get(mode)
+    encoded = encode(rgb, "PNG", "P") if mode == "P" else tf.io.encode_png(pixels).numpy()
+    decoded = tf.io.decode_png(encoded, channels=0).numpy()
+    colour = np.repeat(decoded[..., :1], 3, -1) if decoded.shape[-1] < 3 else decoded[..., :3]
+    direct = loaded.signatures["predict_pixels"](pixels=colour[None])["pixels"][0].numpy()
+    png = loaded.signatures["serving_default"](image_bytes=tf.constant([encoded]))["image_bytes"][0].numpy()
+    upscaled = tf.io.decode_png(png, channels=0).numpy()
+    assert upscaled.dtype == np.uint8 and upscaled.shape == (20, 24, {"P": 3}.get(mode, len(mode))), mode
+    colour_channels = 3 if upscaled.shape[-1] >= 3 else 1
+    expected_colour = direct if colour_channels == 3 else luma(direct)
+    np.testing.assert_array_equal(upscaled[..., :colour_channels], expected_colour)
+    if mode.endswith("A"):
+        expected_alpha = bicubic_levels(alpha, 2, 255)
+        assert len(np.unique(expected_alpha)) > 10  # a real alpha channel, not a constant one
+        np.testing.assert_array_equal(upscaled[..., -1:], expected_alpha)
+
+
+@pytest.mark.parametrize("channels", [1, 4])
+def test_16_bit_pngs_come_out_16_bit_from_all_16_bits(loaded, model_dir, channels, make_image):
+    noise = np.random.default_rng(7).integers(0, 257, (9, 11, 3), dtype=np.uint16)
+    rgb = make_image(9, 11, seed=8).astype(np.uint16) * 257 + noise
+    alpha = make_image(9, 11, seed=9)[..., :1].astype(np.uint16) * 257 + 100
+    pixels = rgb[..., :1] if channels == 1 else np.concatenate([rgb, alpha], -1)
+    encoded = tf.io.encode_png(pixels).numpy()
+    assert encoded[24] == 16
+    png = loaded.signatures["serving_default"](image_bytes=tf.constant([encoded]))["image_bytes"][0].numpy()
+    assert png[24] == 16 and png[25] == {1: 0, 4: 6}[channels]  # 16 bits; grey or RGBA
+    upscaled = tf.io.decode_png(png, channels=0, dtype=tf.uint16).numpy()
+    assert upscaled.shape == (18, 22, channels)
+    colour = np.repeat(pixels[..., :1], 3, -1) if channels == 1 else rgb
+    direct = loaded.signatures["predict_pixels16"](pixels=colour[None])["pixels"][0].numpy()
+    reference = model_dir[1](colour[None].astype(np.float32) / 65535, training=False).numpy()[0]
+    assert np.abs(direct / 65535 - reference).max() <= 1 / 65535
+    assert np.any(direct % 257 != 0)  # not 8-bit levels
+    if channels == 1:
+        np.testing.assert_array_equal(upscaled, luma(direct))
+    else:
+        np.testing.assert_array_equal(upscaled[..., :3], direct)
+        np.testing.assert_array_equal(upscaled[..., 3:], bicubic_levels(alpha, 2, 65535))
 
 
 def top_down_bmp(pixels: np.ndarray) -> bytes:

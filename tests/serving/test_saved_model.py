@@ -1,4 +1,4 @@
-"""The SavedModel for TF Serving: both signatures, equal to Keras, warm-up requests, atomic versions."""
+"""The SavedModel for TF Serving: its signatures, equal to Keras, warm-up requests, atomic versions."""
 import os
 import subprocess
 
@@ -26,7 +26,7 @@ def call(loaded, request: predict_pb2.PredictRequest) -> dict:
     return {name: tf.make_ndarray(tf.make_tensor_proto(value.numpy())) for name, value in outputs.items()}
 
 
-def test_saved_model_cli_lists_both_signatures(version_dir):
+def test_saved_model_cli_lists_the_signatures(version_dir):
     shown = subprocess.run([saved_model_cli(), "show", "--all", "--dir", version_dir],
                            capture_output=True, text=True, check=True).stdout
     serving_default = shown.split("signature_def['serving_default']")[1]
@@ -36,6 +36,8 @@ def test_saved_model_cli_lists_both_signatures(version_dir):
         assert output in serving_default
     assert "inputs['pixels']" in predict_pixels and "outputs['pixels']" in predict_pixels
     assert predict_pixels.count("DT_UINT8") == 2 and predict_pixels.count("shape: (-1, -1, -1, 3)") == 2
+    predict_pixels16 = shown.split("signature_def['predict_pixels16']")[1].split("signature_def[")[0]
+    assert predict_pixels16.count("DT_UINT16") == 2 and predict_pixels16.count("shape: (-1, -1, -1, 3)") == 2
 
 
 def test_both_signatures_take_predict_request_tensors(loaded, version_dir, model_dir, make_image):
@@ -74,7 +76,7 @@ def test_warmup_requests_parse_and_replay_through_tf_serving_loading(version_dir
     logs = [prediction_log_pb2.PredictionLog.FromString(record.numpy())
             for record in tf.data.TFRecordDataset(path)]
     signatures = sorted(log.predict_log.request.model_spec.signature_name for log in logs)
-    assert signatures == ["predict_pixels", "serving_default"]
+    assert signatures == ["predict_pixels", "predict_pixels16", "serving_default"]
     for log in logs:
         outputs = run_like_tf_serving(version_dir, log.predict_log.request)
         assert outputs and all(value.shape[0] == 1 for value in outputs.values())
