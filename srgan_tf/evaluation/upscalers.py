@@ -3,8 +3,9 @@ export, or a generator held in memory. The evaluate and upscale commands both lo
 `load_upscaler`.
 
 Each takes one uint8 LR image `[h, w, 3]` and gives a uint8 SR image, the form in which SR results
-are saved and compared in the literature. Generators (from a checkpoint or in memory) run through the
-serving module's `predict_pixels`, as an exported SavedModel does: large images are upscaled in tiles,
+are saved and compared in the literature; those that can also upscale uint16 images at full depth have a
+16-bit path (`run16`). Generators (from a checkpoint or in memory) run through the serving module's
+`predict_pixels` (and `predict_pixels16`), as an exported SavedModel does: large images are upscaled in tiles,
 which by default give the untiled result (exactly for small generators, within one grey level for the
 paper's), and images over the pixel limit are refused. ONNX and LiteRT exports are tiled the same way, from
 Python, with the overlap their export recorded.
@@ -25,7 +26,7 @@ from srgan_tf.deploy import formats
 from srgan_tf.deploy.runtimes import load_portable
 from srgan_tf.modeling.generator import float32_generator
 from srgan_tf.serving.module import DEFAULT_MAX_PIXELS, SuperResolutionModule
-from srgan_tf.serving.signatures import PIXELS, PREDICT_PIXELS
+from srgan_tf.serving.signatures import PIXELS, PREDICT_PIXELS, PREDICT_PIXELS16
 from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE, TilingConfig, tiling_for, upscale_in_tiles_eagerly
 from srgan_tf.training import checkpointing
 
@@ -42,7 +43,7 @@ class Upscaler:
     `run` raises ValueError for an image it refuses (an evaluation skips that image). A wrong output size
     is the model's fault, not the image's, so it raises RuntimeError, which stops an evaluation. A
     SavedModel loaded without a scale upscales by its own: `scale` is None, and the output need only be
-    an integer multiple of the input.
+    an integer multiple of the input. `run16`, when there is one, does the same for uint16 images.
     """
 
     name: str
@@ -50,14 +51,24 @@ class Upscaler:
     run: Callable[[np.ndarray], np.ndarray]
     label: str = "SR"  # short, for pictures and summaries
     description: str = ""  # what the model is, for a person: "checkpoint runs/srgan (step 7, x4)"
+    run16: Optional[Callable[[np.ndarray], np.ndarray]] = None  # uint16 in, uint16 out; None: 8 bits only
 
     def __call__(self, lr: np.ndarray) -> np.ndarray:
-        sr = np.asarray(self.run(lr))
+        return self._checked(lr, self.run(lr), np.uint8)
+
+    def upscale16(self, lr: np.ndarray) -> np.ndarray:
+        """`run16` on a uint16 image, with the same checks; only for upscalers that have a 16-bit path."""
+        if self.run16 is None:
+            raise ValueError(f"{self.name} has no 16-bit path.")
+        return self._checked(lr, self.run16(lr), np.uint16)
+
+    def _checked(self, lr: np.ndarray, sr: np.ndarray, dtype) -> np.ndarray:
+        sr = np.asarray(sr)
         scale = self.scale or max(1, sr.shape[0] // max(lr.shape[0], 1))
         expected = (lr.shape[0] * scale, lr.shape[1] * scale, 3)
-        if sr.shape != expected or sr.dtype != np.uint8:
+        if sr.shape != expected or sr.dtype != dtype:
             raise RuntimeError(f"{self.name} turned a {lr.shape} LR image into {sr.dtype} {sr.shape}; "
-                               f"expected uint8 {expected} for x{scale}.")
+                               f"expected {np.dtype(dtype)} {expected} for x{scale}.")
         return sr
 
 
@@ -91,13 +102,17 @@ def from_generator(generator, config: GeneratorConfig, name: str, tile_size: int
     module = SuperResolutionModule(evaluated, config.scale, tiling_for(config, tile_size, tile_overlap),
                                    max_pixels)
 
-    def predict(lr):
-        if evaluated is not generator:  # a float32 copy of a mixed-precision generator that is still training
-            evaluated.set_weights(generator.get_weights())
-        # `module` is looked up here, at each call, so the upscaler keeps it (and its variables) alive.
-        return module.predict_pixels(tf.constant(lr[None]))[PIXELS].numpy()[0]
+    def predict_with(signature: str):
+        def predict(lr):
+            if evaluated is not generator:  # a float32 copy of a mixed-precision generator still training
+                evaluated.set_weights(generator.get_weights())
+            # `module` is looked up here, at each call, so the upscaler keeps it (and its variables) alive.
+            return module.signatures()[signature](tf.constant(lr[None]))[PIXELS].numpy()[0]
 
-    return Upscaler(name, config.scale, _refusals_as_value_errors(name, predict), description=name)
+        return _refusals_as_value_errors(name, predict)
+
+    return Upscaler(name, config.scale, predict_with(PREDICT_PIXELS), description=name,
+                    run16=predict_with(PREDICT_PIXELS16))
 
 
 def from_checkpoint(path: str, scale: Optional[int] = None, **tiling) -> Upscaler:
@@ -110,29 +125,39 @@ def from_checkpoint(path: str, scale: Optional[int] = None, **tiling) -> Upscale
     return dataclasses.replace(upscaler, description=f"checkpoint {path} (step {step}, x{config.scale})")
 
 
-def from_saved_model(path: str, scale: Optional[int] = None) -> Upscaler:
-    """A SavedModel's `predict_pixels` signature: one uint8 `[N, H, W, 3]` input, one uint8 output.
+def _pixels_signature(loaded, path: str, name: str, dtype: tf.DType) -> Callable[[np.ndarray], np.ndarray]:
+    """Signature `name` of SavedModel `loaded` as a function of one image: it must take one `dtype` image
+    batch and return one. Its input and output keys are read from the signature, so any naming works."""
+    signature = loaded.signatures[name]
+    _, inputs = signature.structured_input_signature
+    outputs = {key: spec for key, spec in signature.structured_outputs.items() if spec.dtype == dtype}
+    if len(inputs) != 1 or next(iter(inputs.values())).dtype != dtype or len(outputs) != 1:
+        raise ValueError(f"{path}: '{name}' must take one {dtype.name} image batch and return one "
+                         f"{dtype.name} image batch; it takes {inputs} and returns {signature.structured_outputs}.")
+    (input_key,), (output_key,) = inputs, outputs
 
-    Input and output keys are read from the signature, so any naming the exporter chose works. The
-    SavedModel brings its own tiling and pixel limit.
+    def predict(lr):
+        # `loaded` is referenced here so its variables live as long as this upscaler.
+        return loaded.signatures[name](**{input_key: tf.constant(lr[None])})[output_key].numpy()[0]
+
+    return _refusals_as_value_errors(path, predict)
+
+
+def from_saved_model(path: str, scale: Optional[int] = None) -> Upscaler:
+    """A SavedModel's `predict_pixels` signature (uint8 `[N, H, W, 3]` in and out) and, if it has one (exports
+    since it was added do), its `predict_pixels16` (uint16) as the 16-bit path.
+
+    The SavedModel brings its own tiling and pixel limit.
     """
     loaded = tf.saved_model.load(path)
     if PREDICT_PIXELS not in loaded.signatures:
         raise ValueError(f"{path}: the SavedModel has no '{PREDICT_PIXELS}' signature "
                          f"(it has {sorted(loaded.signatures)}).")
-    signature = loaded.signatures[PREDICT_PIXELS]
-    _, inputs = signature.structured_input_signature
-    outputs = {key: spec for key, spec in signature.structured_outputs.items() if spec.dtype == tf.uint8}
-    if len(inputs) != 1 or next(iter(inputs.values())).dtype != tf.uint8 or len(outputs) != 1:
-        raise ValueError(f"{path}: '{PREDICT_PIXELS}' must take one uint8 image batch and return one "
-                         f"uint8 image batch; it takes {inputs} and returns {signature.structured_outputs}.")
-    (input_key,), (output_key,) = inputs, outputs
-
-    def predict(lr):
-        # `loaded` is referenced here so its variables live as long as this upscaler.
-        return loaded.signatures[PREDICT_PIXELS](**{input_key: tf.constant(lr[None])})[output_key].numpy()[0]
-
-    return Upscaler(path, scale, _refusals_as_value_errors(path, predict), description=f"SavedModel {path}")
+    run16 = None
+    if PREDICT_PIXELS16 in loaded.signatures:
+        run16 = _pixels_signature(loaded, path, PREDICT_PIXELS16, tf.uint16)
+    return Upscaler(path, scale, _pixels_signature(loaded, path, PREDICT_PIXELS, tf.uint8),
+                    description=f"SavedModel {path}", run16=run16)
 
 
 def from_portable(path: str, scale: Optional[int] = None, *, tile_size: int = DEFAULT_TILE_SIZE,
