@@ -32,7 +32,12 @@ def test_saved_model_matches_checkpoint(tmp_path, tiny_model, make_image):
     shutil.copytree(export_dir, tmp_path / "export" / "10")
     from_export = load_upscaler(str(tmp_path / "export"), 4)  # a TF Serving base directory: latest version
     assert from_export.name == str(tmp_path / "export" / "10")
-    np.testing.assert_array_equal(from_export(lr), load_upscaler(model_dir, 4)(lr))
+    from_checkpoint = load_upscaler(model_dir, 4)
+    np.testing.assert_array_equal(from_export(lr), from_checkpoint(lr))
+    assert from_export.run16 is None  # exported without `predict_pixels16`
+    sixteen_bit = from_checkpoint.upscale16(lr.astype(np.uint16) * 257)  # the same levels, in 16 bits
+    assert sixteen_bit.dtype == np.uint16
+    assert np.abs(sixteen_bit / 257.0 - from_checkpoint(lr)).max() <= 0.5 + 1 / 257
 
     other_dir = str(tmp_path / "other")
     tf.saved_model.save(module, other_dir, signatures={"serving_default": module.predict_pixels})
@@ -49,3 +54,5 @@ def test_model_argument_errors_are_named(tiny_model, make_image):
     same_size = Upscaler("identity", 4, lambda lr: lr)
     with pytest.raises(RuntimeError, match="identity turned a"):
         same_size(make_image(8, 8))
+    with pytest.raises(ValueError, match="identity has no 16-bit path"):
+        same_size.upscale16(make_image(8, 8).astype(np.uint16))
