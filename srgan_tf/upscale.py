@@ -9,14 +9,18 @@ training model directory / checkpoint prefix (all run by TensorFlow: --runtime=t
 `.tflite` export (--runtime=onnx, --runtime=litert), loaded as `srgan_tf.evaluate` loads it. Checkpoints
 and SavedModels run the serving graph of `srgan_tf.serving`; ONNX and LiteRT exports are tiled from Python
 with the same windows, so large images (e.g. 4000x3000) are upscaled with bounded memory by every runtime.
-Each input gives `<output_dir>/<name>_sr.png`; grey inputs come out as RGB and an alpha channel
-is dropped.
+Each input gives `<output_dir>/<name>_sr.png`, keeping its channels and depth
+(`srgan_tf.common.image_modes`): grey stays grey, alpha is kept (upscaled by --alpha), and a 16-bit image
+comes out 16-bit, upscaled from all 16 bits by models that have a 16-bit path (checkpoints and SavedModels;
+a model without one refuses 16-bit images rather than round them to 8 bits). --nokeep_mode writes 8-bit
+RGB instead, alpha dropped.
 """
 from __future__ import annotations
 
 import sys
 from typing import Dict, List
 
+import numpy as np
 from absl import app, flags
 
 from srgan_tf.common import commands
@@ -25,24 +29,41 @@ from srgan_tf.common.image_files import READABLE_EXTENSIONS, find_images, plan_o
 commands.quiet_tensorflow()  # before anything imports TensorFlow
 
 from srgan_tf.common.console import ProgressBar  # noqa: E402
-from srgan_tf.common.imaging import load_rgb, save_png  # noqa: E402
+from srgan_tf.common.image_modes import ALPHA_METHODS, BICUBIC, upscale_keeping_mode  # noqa: E402
+from srgan_tf.common.imaging import load_image, load_rgb, save_png  # noqa: E402
 from srgan_tf.evaluation.upscalers import (RUNTIMES, Upscaler, load_upscaler,  # noqa: E402
                                            resolve_saved_model, runtime_of)
 
 
-def upscale_files(upscaler: Upscaler, outputs: Dict[str, str]) -> List[str]:
-    """Upscales each input to its planned output; returns one message per image that failed."""
+def _upscale_keeping_mode(upscaler: Upscaler, image: np.ndarray, alpha: str) -> np.ndarray:
+    """`image` (`load_image`'s) upscaled to the same channels and depth."""
+    if image.dtype == np.uint16 and upscaler.run16 is None:
+        raise ValueError(f"a 16-bit image, and {upscaler.description or upscaler.name} has no 16-bit "
+                         "path (e.g. a SavedModel exported before it had 'predict_pixels16'); re-export the "
+                         "model, or pass --nokeep_mode to upscale it as 8-bit RGB.")
+    upscale_rgb = upscaler.upscale16 if image.dtype == np.uint16 else upscaler
+    return upscale_keeping_mode(image, lambda rgb: upscale_rgb(np.asarray(rgb)), alpha).numpy()
+
+
+def upscale_files(upscaler: Upscaler, outputs: Dict[str, str], keep_mode: bool = True,
+                  alpha: str = BICUBIC) -> List[str]:
+    """Upscales each input to its planned output; returns one message per image that failed.
+
+    With `keep_mode`, each output keeps its input's channels and depth (`alpha` says how alpha is upscaled);
+    without, it is 8-bit RGB.
+    """
     failures = []
     progress = ProgressBar(len(outputs), label="upscaling")
     for image_path, output_path in outputs.items():
         try:
-            image = load_rgb(image_path)  # its errors name the file
+            image = load_image(image_path) if keep_mode else load_rgb(image_path)  # their errors name the file
         except ValueError as error:
             failures.append(str(error))
         else:
             try:
-                save_png(output_path, upscaler(image))
-            except ValueError as error:  # refused by the model, e.g. over its pixel limit
+                upscaled = _upscale_keeping_mode(upscaler, image, alpha) if keep_mode else upscaler(image)
+                save_png(output_path, upscaled)
+            except ValueError as error:  # refused by the model, e.g. over its pixel limit or 16-bit
                 failures.append(f"{image_path}: {error}")
         progress.advance()
     progress.break_line()
@@ -69,7 +90,7 @@ def main(argv):
     tiling_flags = ("tile_size", "tile_overlap", "max_pixels")
     if resolve_saved_model(f.model) and any(f[name].present for name in tiling_flags):
         print("Note: a SavedModel keeps the tiling and pixel limit it was exported with; flags ignored.")
-    failures = upscale_files(upscaler, outputs)
+    failures = upscale_files(upscaler, outputs, keep_mode=f.keep_mode, alpha=f.alpha)
     for failure in failures:
         print(f"FAILED {failure}", file=sys.stderr)
     return 1 if failures else 0
@@ -82,6 +103,10 @@ def _define_flags() -> None:
                       "(ONNX Runtime, .onnx) or litert (LiteRT, .tflite); default: the one --model needs.")
     flags.DEFINE_string("output_dir", "upscaled", "Where to write <name>_sr.png for each input.")
     flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
+    flags.DEFINE_bool("keep_mode", True, "Keep each image's channels and depth: grey stays grey, alpha is kept, "
+                      "16-bit stays 16-bit. --nokeep_mode: 8-bit RGB, alpha dropped.")
+    flags.DEFINE_enum("alpha", BICUBIC, ALPHA_METHODS, "How alpha is upscaled: by bicubic interpolation, or by "
+                      "the model (alpha as a grey image).")
     commands.define_tiling_flags(checkpoints_only=True)
 
 

@@ -1,4 +1,6 @@
-"""`python -m srgan_tf.upscale`: the latest SavedModel version, tiles equal to untiled, files and folders."""
+"""`python -m srgan_tf.upscale`: the latest SavedModel version, tiles equal to untiled, files and folders,
+each image's channels and depth kept."""
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -6,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 from srgan_tf import upscale
@@ -60,4 +63,81 @@ def test_command_line_on_a_file_and_a_folder(model, tmp_path, make_image):
     assert "FAILED" in result.stderr and "broken.png: not a readable image" in result.stderr
     sizes = {name: Image.open(out / name).size for name in sorted(os.listdir(out))}
     assert sizes == {"alpha_sr.png": (32, 32), "grey_sr.png": (72, 80), "single_sr.png": (60, 40)}
-    assert all(Image.open(out / name).mode == "RGB" for name in sizes)
+    modes = {name: Image.open(out / name).mode for name in sizes}
+    assert modes == {"alpha_sr.png": "RGBA", "grey_sr.png": "L", "single_sr.png": "RGB"}
+
+
+@pytest.fixture(scope="module")
+def saved_model_upscaler(model):
+    return load_upscaler(model[1])
+
+
+def upscale_one(upscaler, tmp_path, pixels: np.ndarray, **options) -> tuple:
+    """Writes `pixels` as a PNG, upscales it with `upscale_files`: the output's bytes and failures."""
+    source, output = str(tmp_path / "in.png"), str(tmp_path / "out" / "in_sr.png")
+    with open(source, "wb") as f:
+        f.write(tf.io.encode_png(pixels).numpy())
+    failures = upscale.upscale_files(upscaler, {source: output}, **options)
+    return (open(output, "rb").read() if os.path.exists(output) else None), failures
+
+
+def decoded(png: bytes) -> np.ndarray:
+    return tf.io.decode_png(png, channels=0, dtype=tf.uint16 if png[24] == 16 else tf.uint8).numpy()
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    return np.round(rgb.astype(np.float64) @ [0.299, 0.587, 0.114])[..., None]
+
+
+@pytest.mark.parametrize("alpha", ["bicubic", "model"])
+def test_rgba_keeps_its_alpha_upscaled_by_bicubic_or_by_the_model(saved_model_upscaler, tmp_path, alpha,
+                                                                  make_image):
+    rgb, transparency = make_image(12, 10, seed=5), make_image(12, 10, seed=6)[..., :1]
+    png, failures = upscale_one(saved_model_upscaler, tmp_path, np.concatenate([rgb, transparency], -1),
+                                alpha=alpha)
+    assert failures == []
+    upscaled = decoded(png)
+    assert upscaled.dtype == np.uint8 and upscaled.shape == (24, 20, 4)
+    np.testing.assert_array_equal(upscaled[..., :3], saved_model_upscaler(rgb))
+    if alpha == "bicubic":
+        resized = tf.image.resize(transparency / 255.0, (24, 20), method="bicubic").numpy()
+        expected = np.round(np.clip(resized, 0, 1) * 255)
+    else:
+        expected = np.round(saved_model_upscaler(np.repeat(transparency, 3, -1)).mean(-1, keepdims=True))
+    assert len(np.unique(expected)) > 10  # a real alpha channel, not a constant one
+    np.testing.assert_array_equal(upscaled[..., 3:], expected)
+
+
+def test_grey_stays_grey_and_nokeep_mode_makes_rgb(saved_model_upscaler, tmp_path, make_image):
+    grey = make_image(12, 10, seed=7)[..., :1]
+    png, _ = upscale_one(saved_model_upscaler, tmp_path, grey)
+    expected = luma(saved_model_upscaler(np.repeat(grey, 3, -1)))
+    np.testing.assert_array_equal(decoded(png), expected)
+    png, _ = upscale_one(saved_model_upscaler, tmp_path, grey, keep_mode=False)
+    np.testing.assert_array_equal(decoded(png), saved_model_upscaler(np.repeat(grey, 3, -1)))
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_16_bit_pngs_are_upscaled_from_all_16_bits(saved_model_upscaler, tmp_path, channels, make_image):
+    eight_bit = make_image(12, 10, seed=8)[..., :channels]
+    noise = np.random.default_rng(9).integers(0, 257, eight_bit.shape)
+    sixteen_bit = (eight_bit.astype(np.uint16) * 257 + noise).astype(np.uint16)  # rounds to `eight_bit`
+    png, failures = upscale_one(saved_model_upscaler, tmp_path, sixteen_bit)
+    assert failures == [] and png[24] == 16
+    upscaled = decoded(png)
+    assert upscaled.dtype == np.uint16 and upscaled.shape == (24, 20, channels)
+    assert np.any(upscaled % 257 != 0)  # not 8-bit levels scaled up
+    rgb8 = saved_model_upscaler(np.repeat(eight_bit, 3 // channels, -1))
+    eight_bit_path = rgb8 if channels == 3 else luma(rgb8)
+    # The 16 bits carry sub-level detail the 8-bit input lacked: close, not equal.
+    assert np.abs(np.round(upscaled / 257.0) - eight_bit_path).max() <= 3
+
+
+def test_16_bit_image_without_a_16_bit_path_fails_naming_the_file(saved_model_upscaler, tmp_path):
+    eight_bit_only = dataclasses.replace(saved_model_upscaler, run16=None)
+    sixteen_bit = np.full((6, 5, 3), 1000, np.uint16)
+    png, failures = upscale_one(eight_bit_only, tmp_path, sixteen_bit)
+    assert png is None and len(failures) == 1
+    assert failures[0].startswith(f"{tmp_path / 'in.png'}: a 16-bit image") and "--nokeep_mode" in failures[0]
+    png, failures = upscale_one(eight_bit_only, tmp_path, sixteen_bit, keep_mode=False)
+    assert failures == [] and decoded(png).dtype == np.uint8 and decoded(png).shape == (12, 10, 3)
