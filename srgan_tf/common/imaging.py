@@ -45,7 +45,10 @@ def quantize(image: tf.Tensor) -> tf.Tensor:
 
 def to_float(image: tf.Tensor) -> tf.Tensor:
     """uint8 or uint16 levels to float32 in [0, 1]."""
-    return tf.cast(image, tf.float32) / tf.as_dtype(image.dtype).max
+    dtype = tf.as_dtype(image.dtype)
+    if dtype not in (tf.uint8, tf.uint16):
+        raise TypeError(f"to_float takes uint8 or uint16 levels, not {dtype.name}.")
+    return tf.cast(image, tf.float32) / dtype.max
 
 
 def to_levels(image: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
