@@ -37,7 +37,8 @@ PPM = ImageFormat("PPM", "PPM", (".ppm",))
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_BIT_DEPTH_OFFSET = 24
 
-# Every format read from local files, with Pillow (`pil_to_rgb_array`): what the upscale command takes.
+# Every format read from local files, with Pillow (`pil_to_array`; PNGs at 16 bits with TensorFlow, in
+# `imaging.load_image`): what the upscale command takes.
 READABLE_FORMATS = (PNG, JPEG, BMP, GIF, TIFF, WEBP, PPM)
 # What TensorFlow's decoders (`tf.io.decode_image`) read: what the serving signature accepts, so what
 # the serving client sends.

@@ -28,7 +28,7 @@ WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
 
 def warmup_requests(size: int = 24) -> list:
-    """`PredictionLog`s exercising each signature (every request runs the same decode/tile/encode graph)."""
+    """`PredictionLog`s exercising each signature, `serving_default` with an 8-bit RGB PNG."""
     ramp = np.linspace(0, 255, size, dtype=np.float64)
     pixels = np.stack(np.broadcast_arrays(ramp[:, None], ramp[None, :], ramp[::-1, None]), axis=-1)
     pixels = pixels.astype(np.uint8)
