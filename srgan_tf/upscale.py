@@ -56,7 +56,8 @@ def upscale_files(upscaler: Upscaler, outputs: Dict[str, str], keep_mode: bool =
     progress = ProgressBar(len(outputs), label="upscaling")
     for image_path, output_path in outputs.items():
         try:
-            image = load_image(image_path) if keep_mode else load_rgb(image_path)  # their errors name the file
+            # Both loaders' errors name the file.
+            image = load_image(image_path) if keep_mode else load_rgb(image_path)
         except ValueError as error:
             failures.append(str(error))
         else:
@@ -103,10 +104,10 @@ def _define_flags() -> None:
                       "(ONNX Runtime, .onnx) or litert (LiteRT, .tflite); default: the one --model needs.")
     flags.DEFINE_string("output_dir", "upscaled", "Where to write <name>_sr.png for each input.")
     flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
-    flags.DEFINE_bool("keep_mode", True, "Keep each image's channels and depth: grey stays grey, alpha is kept, "
-                      "16-bit stays 16-bit. --nokeep_mode: 8-bit RGB, alpha dropped.")
-    flags.DEFINE_enum("alpha", BICUBIC, ALPHA_METHODS, "How alpha is upscaled: by bicubic interpolation, or by "
-                      "the model (alpha as a grey image).")
+    flags.DEFINE_bool("keep_mode", True, "Keep each image's channels and depth: grey stays grey, alpha is "
+                      "kept, 16-bit stays 16-bit. --nokeep_mode: 8-bit RGB, alpha dropped.")
+    flags.DEFINE_enum("alpha", BICUBIC, ALPHA_METHODS, "How alpha is upscaled (with --keep_mode): by bicubic "
+                      "interpolation, or by the model (alpha as a grey image).")
     commands.define_tiling_flags(checkpoints_only=True)
 
 

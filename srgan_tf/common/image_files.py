@@ -119,8 +119,8 @@ def pil_to_array(image: Image.Image) -> np.ndarray:
 
 
 def to_rgb8(pixels: np.ndarray) -> np.ndarray:
-    """`pil_to_array`'s `[H, W, C]` as 8-bit RGB: grey is replicated, alpha dropped (not composited) and 16-bit
-    levels rounded to the nearest 8-bit level."""
+    """`pil_to_array`'s `[H, W, C]` as 8-bit RGB: grey is replicated, alpha dropped (not composited) and
+    16-bit levels rounded to the nearest 8-bit level."""
     colour = pixels[..., :3] if pixels.shape[-1] >= 3 else np.repeat(pixels[..., :1], 3, axis=-1)
     if colour.dtype == np.uint16:
         colour = np.round(colour / 65535.0 * 255.0)

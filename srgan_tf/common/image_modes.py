@@ -1,11 +1,11 @@
 """Upscaling grey, grey + alpha, RGB and RGBA images, 8- or 16-bit, with a model made for RGB, as Real-ESRGAN
 does: the output keeps the input's channels and depth.
 
-Grey runs through the model replicated to RGB and comes back as the result's ITU-R BT.601 luma, so grey stays
-grey. Alpha is upscaled on its own and put back: by bicubic interpolation, or by the model (alpha replicated
-to grey RGB, the mean of the result's channels), which keeps edges as sharp as the colours'. The same code runs
-eagerly (the upscale command) and in a graph (the serving signature), where the channel count is only known
-when an image arrives.
+Grey runs through the model replicated to RGB and comes back as the result's ITU-R BT.601 luma, so grey
+stays grey. Alpha is upscaled on its own and put back: by bicubic interpolation, or by the model (alpha
+replicated to grey RGB, the mean of the result's channels), which keeps edges as sharp as the colours'. The
+same code runs eagerly (the upscale command) and in a graph (the serving signature), where the channel count
+is only known when an image arrives.
 """
 from __future__ import annotations
 

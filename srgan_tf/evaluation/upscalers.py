@@ -132,8 +132,8 @@ def _pixels_signature(loaded, path: str, name: str, dtype: tf.DType) -> Callable
     _, inputs = signature.structured_input_signature
     outputs = {key: spec for key, spec in signature.structured_outputs.items() if spec.dtype == dtype}
     if len(inputs) != 1 or next(iter(inputs.values())).dtype != dtype or len(outputs) != 1:
-        raise ValueError(f"{path}: '{name}' must take one {dtype.name} image batch and return one "
-                         f"{dtype.name} image batch; it takes {inputs} and returns {signature.structured_outputs}.")
+        raise ValueError(f"{path}: '{name}' must take one {dtype.name} image batch and return one {dtype.name} "
+                         f"image batch; it takes {inputs} and returns {signature.structured_outputs}.")
     (input_key,), (output_key,) = inputs, outputs
 
     def predict(lr):

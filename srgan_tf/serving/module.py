@@ -143,8 +143,8 @@ class SuperResolutionModule(tf.Module):
         return self._check_size(encoded, _encoded_image_size(encoded, formats), name), formats
 
     def _upscale(self, image: tf.Tensor) -> tf.Tensor:
-        """uint8 or uint16 `[H, W, 3]` to `[scale*H, scale*W, 3]` of the same dtype, tile by tile (BatchNorm in
-        inference mode)."""
+        """uint8 or uint16 `[H, W, 3]` to `[scale*H, scale*W, 3]` of the same dtype, tile by tile (BatchNorm
+        in inference mode)."""
         def upscale_window(window):
             return to_levels(self._generator(to_float(window)[None])[0], image.dtype)
 
@@ -186,7 +186,8 @@ class SuperResolutionModule(tf.Module):
         pixels = _check_not_empty_batch(pixels, PIXELS)
         # One image at a time, as the tiles of an image (serving/tiling.py): memory stays bounded by a tile.
         return tf.map_fn(upscale_pixels, (pixels, tf.range(tf.shape(pixels)[0])),
-                         fn_output_signature=tf.TensorSpec([None, None, 3], pixels.dtype), parallel_iterations=1)
+                         fn_output_signature=tf.TensorSpec([None, None, 3], pixels.dtype),
+                         parallel_iterations=1)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name=PIXELS)])
     def predict_pixels(self, pixels):

@@ -3,7 +3,8 @@
     SERVE_ENCODED ("serving_default"): IMAGE_BYTES, string [N] of encoded images
         -> IMAGE_BYTES (PNGs), HEIGHT and WIDTH, int32 [N]
     PREDICT_PIXELS ("predict_pixels"): PIXELS, uint8 [N, H, W, 3] -> PIXELS, uint8 [N, scale*H, scale*W, 3]
-    PREDICT_PIXELS16 ("predict_pixels16"): PIXELS, uint16 [N, H, W, 3] -> PIXELS, uint16 [N, scale*H, scale*W, 3]
+    PREDICT_PIXELS16 ("predict_pixels16"): PIXELS, uint16 [N, H, W, 3]
+        -> PIXELS, uint16 [N, scale*H, scale*W, 3]
 
 The serving module defines them, the export's warm-up requests and the clients call them. Free of
 TensorFlow, so the REST client (standard library only) can import it.
