@@ -39,8 +39,9 @@ def _upscale_keeping_mode(upscaler: Upscaler, image: np.ndarray, alpha: str) -> 
     """`image` (`load_image`'s) upscaled to the same channels and depth."""
     if image.dtype == np.uint16 and upscaler.run16 is None:
         raise ValueError(f"a 16-bit image, and {upscaler.description or upscaler.name} has no 16-bit "
-                         "path (e.g. a SavedModel exported before it had 'predict_pixels16'); re-export the "
-                         "model, or pass --nokeep_mode to upscale it as 8-bit RGB.")
+                         "path (ONNX and LiteRT exports, and SavedModels exported before 'predict_pixels16', "
+                         "take 8-bit pixels); use a checkpoint or a SavedModel exported now, or pass "
+                         "--nokeep_mode to upscale it as 8-bit RGB.")
     upscale_rgb = upscaler.upscale16 if image.dtype == np.uint16 else upscaler
     return upscale_keeping_mode(image, lambda rgb: upscale_rgb(np.asarray(rgb)), alpha).numpy()
 

@@ -47,16 +47,20 @@ def test_portable_upscalers_give_the_saved_models_tiled_result_on_a_many_tile_im
 def test_upscale_command_runs_each_runtime_and_refuses_a_mismatched_one(exported, tmp_path, make_image):
     if exported.config.generator != "srresnet":
         pytest.skip("one network is enough for the command line")
-    Image.fromarray(make_image(40, 36, seed=7)).save(tmp_path / "photo.png")
+    Image.fromarray(make_image(40, 36, seed=7)).convert("RGBA").save(tmp_path / "photo.png")
+    deep = (make_image(10, 12, seed=8)[..., 0].astype(np.uint16) * 257 + 3)
+    Image.fromarray(deep).save(tmp_path / "deep.png")  # 16-bit grey
     for model_format in ("onnx", "litert"):
         out = tmp_path / model_format
         model = exported.files[(model_format, "none")]
         result = subprocess.run([sys.executable, "tools/upscale.py", f"--model={model}", f"--runtime={model_format}",
-                                 f"--output_dir={out}", str(tmp_path / "photo.png")], capture_output=True, text=True)
-        assert result.returncode == 0, result.stderr[-2000:]
-        assert f"{model_format} export" in result.stdout
+                                 f"--output_dir={out}", str(tmp_path / "photo.png"), str(tmp_path / "deep.png")],
+                                capture_output=True, text=True)
+        assert result.returncode == 1  # the 16-bit image is refused, not truncated to 8 bits
+        assert "deep.png: a 16-bit image" in result.stderr and "--nokeep_mode" in result.stderr
+        assert f"{model_format} export" in result.stdout and not (out / "deep_sr.png").exists()
         with Image.open(out / "photo_sr.png") as image:
-            assert image.size == (72, 80)
+            assert image.size == (72, 80) and image.mode == "RGBA"
     result = subprocess.run([sys.executable, "-m", "srgan_tf.upscale", f"--model={exported.files[('onnx', 'none')]}",
                              "--runtime=litert", f"--output_dir={tmp_path / 'x'}", str(tmp_path / "photo.png")],
                             capture_output=True, text=True)
