@@ -5,6 +5,7 @@ Each model is a callable on one uint8 window `[h, w, 3]` giving uint8 `[scale*h,
 """
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import numpy as np
@@ -43,7 +44,8 @@ class LiteRTModel:
     def __init__(self, content: bytes, name: str, threads: Optional[int] = None):
         interpreter = import_extra("ai_edge_litert.interpreter", LITERT)
         try:
-            self._interpreter = interpreter.Interpreter(model_content=content, num_threads=threads)
+            # Without num_threads the interpreter may use a single core; ONNX Runtime uses them all by default.
+            self._interpreter = interpreter.Interpreter(model_content=content, num_threads=threads or os.cpu_count())
         except ValueError as error:
             raise ValueError(f"{name}: not a model LiteRT can load ({error}).") from error
         self.info = read_info(content, name)
