@@ -33,12 +33,12 @@ def main(argv):
     del argv
     f = flags.FLAGS
     try:
-        generator, model_config, step = load_generator(f.model_dir)
-        version = step if f.version is None else f.version
-        tiling = dict(tile_size=f.tile_size, tile_overlap=f.tile_overlap, overwrite=f.overwrite)
         for name, model_format in _FORMAT_FLAGS.items():
             if f[name].present and f.format != model_format:
                 raise ValueError(f"--{name} applies to --format={model_format} only, not --format={f.format}.")
+        generator, model_config, step = load_generator(f.model_dir)
+        version = step if f.version is None else f.version
+        tiling = dict(tile_size=f.tile_size, tile_overlap=f.tile_overlap, overwrite=f.overwrite)
         if f.format == SAVED_MODEL:
             path = export_saved_model(generator, model_config, f.export_dir, version, max_pixels=f.max_pixels,
                                       **tiling)

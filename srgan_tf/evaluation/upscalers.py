@@ -212,11 +212,10 @@ def load_upscaler(model: str, scale: Optional[int] = None, *, tile_size: int = D
         if scale is None:
             raise ValueError(f"--model={BICUBIC} needs a scale (no model file holds one).")
         return bicubic(scale)
-    saved_model = resolve_saved_model(model)
     if formats.format_of(model):
         upscaler = from_portable(model, scale, tile_size=tile_size, tile_overlap=tile_overlap,
                                  max_pixels=max_pixels)
-    elif saved_model:
+    elif saved_model := resolve_saved_model(model):
         upscaler = from_saved_model(saved_model, scale)
     elif os.path.exists(model) or tf.io.gfile.exists(model + ".index"):
         upscaler = from_checkpoint(model, scale, tile_size=tile_size, tile_overlap=tile_overlap,
