@@ -275,6 +275,10 @@ class GeneratorConfig(Settings):
     bicubic_residual: bool = setting(
         False, "The generator adds its output to a bicubic upsample of its input (VDSR), so it learns only the "
                "detail bicubic misses and starts at bicubic quality.")
+    light_upsampler: bool = setting(
+        False, "One convolution to 3 x scale^2 channels at the input's resolution and a single pixel shuffle "
+               "(ESPCN; IMDN and the lightweight networks after it), in place of the network's own upsamplers "
+               "and output-resolution convolutions, which cost more than 8 residual blocks of 64 at x4.")
 
     def _check(self) -> None:
         if not self.residual_scaling > 0:

@@ -12,8 +12,8 @@ from srgan_tf.modeling.layers import (BicubicUpsample, FusedBatchNormalization, 
 from srgan_tf.modeling.policies import dtype_policy
 
 
-def _srresnet_features(lr, config: GeneratorConfig):
-    """SRResNet's head, residual blocks and pixel-shuffle upsamplers: features at the output resolution."""
+def _srresnet_trunk(lr, config: GeneratorConfig):
+    """SRResNet's head and residual blocks with their long skip: features at the input resolution."""
     filters, batch_norm = config.num_filters, config.generator_batch_norm
     x = layers.Conv2D(filters, 9, padding="same", name="head_conv")(lr)
     x = head = layers.PReLU(shared_axes=[1, 2], name="head_prelu")(x)
@@ -23,29 +23,39 @@ def _srresnet_features(lr, config: GeneratorConfig):
     x = layers.Conv2D(filters, 3, padding="same", name="body_conv")(x)
     if batch_norm:
         x = FusedBatchNormalization(name="body_bn")(x)
-    x = layers.Add(name="body_skip")([x, head])
+    return layers.Add(name="body_skip")([x, head])
+
+
+def _srresnet_upsampler(x, config: GeneratorConfig):
+    """SRResNet's pixel-shuffle upsamplers: features at the output resolution."""
     for i in range(int(math.log2(config.scale))):
-        x = upsample_block(x, filters, name=f"up{i}")
+        x = upsample_block(x, config.num_filters, name=f"up{i}")
     return x
 
 
-def _rrdb_features(lr, config: GeneratorConfig):
-    """ESRGAN's RRDBNet trunk, residual-in-residual dense blocks, nearest-neighbour upsamplers and the 3x3
-    convolution after them: features at the output resolution."""
+def _rrdb_trunk(lr, config: GeneratorConfig):
+    """ESRGAN's RRDBNet trunk of residual-in-residual dense blocks: features at the input resolution."""
     filters = config.num_filters
     x = head = layers.Conv2D(filters, 3, padding="same", name="head_conv")(lr)
     for i in range(config.num_residual_blocks):
         x = rrdb_block(x, filters, config.growth_channels, name=f"rrdb{i}")
     x = layers.Conv2D(filters, 3, padding="same", name="body_conv")(x)
-    x = layers.Add(name="body_skip")([x, head])
+    return layers.Add(name="body_skip")([x, head])
+
+
+def _rrdb_upsampler(x, config: GeneratorConfig):
+    """RRDBNet's nearest-neighbour upsamplers and the 3x3 convolution after them: features at the output
+    resolution."""
+    filters = config.num_filters
     for i in range(int(math.log2(config.scale))):
         x = nearest_upsample_block(x, filters, name=f"up{i}")
     x = layers.Conv2D(filters, 3, padding="same", name="hr_conv")(x)
     return layers.LeakyReLU(0.2, name="hr_lrelu")(x)
 
 
-# Per network: its features, the kernel of the last convolution, and the model's name.
-_NETWORKS = {"srresnet": (_srresnet_features, 9, "srresnet"), "rrdb": (_rrdb_features, 3, "rrdbnet")}
+# Per network: its trunk, its own upsampler, the kernel of its last convolution, and the model's name.
+_NETWORKS = {"srresnet": (_srresnet_trunk, _srresnet_upsampler, 9, "srresnet"),
+             "rrdb": (_rrdb_trunk, _rrdb_upsampler, 3, "rrdbnet")}
 
 
 def build_generator(config: GeneratorConfig) -> keras.Model:
@@ -56,23 +66,30 @@ def build_generator(config: GeneratorConfig) -> keras.Model:
     is linear (unbounded, as EDSR's, and clipped where it becomes an image). `bicubic_residual=True` adds the
     network's output to a bicubic upsample of its input (VDSR), with a zero-initialised last layer, so
     training starts from bicubic quality instead of from noise; that output is not bounded either.
+    `light_upsampler=True` replaces the network's upsamplers and output-resolution convolutions with one
+    convolution at the input's resolution and a single pixel shuffle.
     """
-    features, tail_kernel, name = _NETWORKS[config.generator]
+    trunk, upsampler, tail_kernel, name = _NETWORKS[config.generator]
     lr = keras.Input((None, None, 3), name="lr")
-    x = features(lr, config)
+    x = trunk(lr, config)
     # The last convolution computes in the policy's dtype: in float32, its 3 output channels at the output
     # resolution (a poor fit for the kernels) took a third of a bfloat16 step. What follows it is float32,
     # for numerically safe losses under mixed precision.
+    initializer = "zeros" if config.bicubic_residual else "glorot_uniform"
+    if config.light_upsampler:
+        x = layers.Conv2D(3 * config.scale ** 2, 3, padding="same", kernel_initializer=initializer,
+                          name="tail_conv")(x)
+        x = PixelShuffle(config.scale, name="tail_shuffle")(x)
+    else:
+        x = upsampler(x, config)
+        x = layers.Conv2D(3, tail_kernel, padding="same", kernel_initializer=initializer, name="tail_conv")(x)
     if config.bicubic_residual:
-        x = layers.Conv2D(3, tail_kernel, padding="same", kernel_initializer="zeros", name="tail_conv")(x)
         sr = layers.Add(dtype="float32", name="sr")([BicubicUpsample(config.scale, dtype="float32",
                                                                      name="bicubic")(lr), x])
     elif config.generator == "rrdb":
-        x = layers.Conv2D(3, tail_kernel, padding="same", name="tail_conv")(x)
         sr = layers.Activation("linear", dtype="float32", name="sr")(x)
     else:
         # tanh keeps the output inside the image range without clipping away gradients.
-        x = layers.Conv2D(3, tail_kernel, padding="same", name="tail_conv")(x)
         x = layers.Activation("tanh", dtype="float32", name="tail_tanh")(x)
         sr = layers.Rescaling(0.5, offset=0.5, dtype="float32", name="sr")(x)
     return keras.Model(lr, sr, name=name)

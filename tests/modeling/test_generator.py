@@ -70,6 +70,18 @@ def test_a_bicubic_residual_generator_starts_at_bicubic():
     np.testing.assert_allclose(sr, tf.image.resize(lr, [36, 44], "bicubic"), atol=1e-5)
 
 
+@pytest.mark.parametrize("scale", [2, 4])
+def test_the_light_upsampler_is_one_convolution_at_input_resolution_and_one_pixel_shuffle(scale):
+    config = dict(FAST, scale=scale, light_upsampler=True)
+    light, classic = build_generator(generator_of(config)), build_generator(generator_of(dict(FAST, scale=scale)))
+    (shuffle,) = [layer for layer in light.layers if isinstance(layer, PixelShuffle)]
+    assert shuffle.factor == scale and light.get_layer("tail_conv").filters == 3 * scale ** 2
+    assert light.count_params() < classic.count_params()
+    lr = tf.random.stateless_uniform([1, 9, 11, 3], seed=[1, 2])
+    # Zero-initialised before the shuffle, it starts at bicubic too.
+    np.testing.assert_allclose(light(lr), tf.image.resize(lr, [9 * scale, 11 * scale], "bicubic"), atol=1e-5)
+
+
 def test_batch_norm_free_blocks_have_no_batch_norm_and_scaled_residuals():
     generator = build_generator(GeneratorConfig(num_residual_blocks=2, num_filters=8, generator_batch_norm=False,
                                                 residual_scaling=0.1))

@@ -33,6 +33,7 @@ def test_tiles_with_receptive_field_overlap_equal_untiled_and_smaller_overlaps_d
 @pytest.mark.parametrize("variant", [
     dict(generator_batch_norm=False, bicubic_residual=True),
     dict(generator_batch_norm=False, residual_scaling=0.1),
+    dict(generator_batch_norm=False, bicubic_residual=True, light_upsampler=True),
     dict(generator="rrdb", growth_channels=4),
 ])
 def test_every_generator_variant_exports_and_tiles_exactly(variant, tmp_path, make_image):
