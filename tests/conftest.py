@@ -11,7 +11,15 @@ import tensorflow as tf  # noqa: E402
 _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-SET5_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "Set5")
+SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+
+
+def shared_data(name: str) -> str:
+    """The absolute path of `../shared/data/<name>` beside the project; skips the test where it is absent."""
+    path = os.path.abspath(os.path.join(SHARED_DATA, name))
+    if not os.path.exists(path):
+        pytest.skip(f"needs {path} (the benchmark data beside the project), which is absent here")
+    return path
 
 
 def smooth_image(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -33,8 +41,7 @@ def make_image():
 
 @pytest.fixture(scope="session")
 def set5_dir():
-    assert os.path.isdir(SET5_DIR), f"Set5 benchmark images expected at {SET5_DIR} (beside the project root)"
-    return os.path.abspath(SET5_DIR)
+    return shared_data("Set5")
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,11 @@
-"""`python -m srgan_tf.evaluate`: Set5's published bicubic figures, nothing to evaluate, several models."""
+"""`python -m srgan_tf.evaluate`: Set5's published bicubic figures, nothing to evaluate, several models, the
+table of several benchmarks with NIQE."""
+import csv
 import json
 import os
 import sys
+
+import pytest
 
 from srgan_tf.common import imaging
 from srgan_tf.evaluation import pictures
@@ -74,3 +78,52 @@ def test_several_models_are_compared_in_one_picture_a_summary_and_a_report_each(
     assert picture.shape[1] == 5 * 44 + 4 * pictures.GAP  # LR | bicubic | model | bicubic | HR
 
     assert twice.returncode != 0 and "labels (last parts of their paths) must differ" in twice.stderr
+
+
+def read_table(output_dir):
+    with open(os.path.join(output_dir, "table.csv")) as f:
+        return list(csv.DictReader(f))
+
+
+def test_one_table_of_several_benchmarks_and_models_equals_each_folder_scored_alone(tmp_path, tiny_model,
+                                                                                      make_image):
+    model_dir, _ = tiny_model
+    label = os.path.basename(model_dir)
+    first = write_folder(tmp_path / "First", {"a.png": make_image(104, 200, seed=1),
+                                              "b.png": make_image(112, 208, seed=2),
+                                              "small.png": make_image(60, 64, seed=3)})
+    second = write_folder(tmp_path / "Second", {"c.png": make_image(120, 200, seed=4)})
+    empty = tmp_path / "Empty"
+    empty.mkdir()
+    out = {name: tmp_path / name for name in ("both", "first", "second")}
+    both, alone_first, alone_second, twice, nothing = run_cli(
+        [f"--model={model_dir}", "--model=bicubic", f"--hr_dir={first},{second}", "--niqe",
+         f"--output_dir={out['both']}"],
+        [f"--model={model_dir},bicubic", f"--hr_dir={first}", "--niqe", f"--output_dir={out['first']}"],
+        [f"--model={model_dir},bicubic", f"--hr_dir={second}", "--niqe", f"--output_dir={out['second']}"],
+        ["--model=bicubic", f"--hr_dir={first},{first}/"],
+        ["--model=bicubic", f"--hr_dir={second},{empty}"])
+    for result in (both, alone_first, alone_second):
+        assert result.returncode == 0, result.stderr
+
+    rows = read_table(out["both"])
+    assert rows == read_table(out["first"]) + read_table(out["second"])  # every figure as scored alone
+    assert [(r["model"], r["benchmark"]) for r in rows] == [
+        (model, benchmark) for benchmark in ("First", "Second") for model in ("HR", "bicubic", label)]
+    first_rows = {r["model"]: r for r in rows if r["benchmark"] == "First"}
+    assert first_rows["bicubic"]["images"] == "3" and first_rows["HR"]["images"] == "2"  # small.png: no NIQE
+    assert first_rows["HR"]["psnr"] == "" and all(float(r["niqe"]) > 0 for r in rows)
+    with open(out["both"] / label / "First.json") as f:  # each model's own report is kept
+        report = json.load(f)
+    assert report["mean"]["niqe"] == pytest.approx(float(first_rows[label]["niqe"]), rel=1e-12)
+    assert f"{os.path.join(first, 'small.png')}: no NIQE: 56x52 after the 4-pixel border" in both.stderr
+    assert "ETA" in both.stderr and "NIQE: lower is more natural" in both.stdout
+    with open(out["both"] / "table.md") as f:
+        markdown = f.read()
+    assert "| model | First PSNR | First SSIM | First NIQE | Second PSNR" in markdown
+    assert f"| {label} | {float(first_rows[label]['psnr']):.2f} |" in markdown
+    with open(out["both"] / "table.json") as f:
+        assert len(json.load(f)["rows"]) == len(rows)
+
+    assert twice.returncode != 0 and f"{first}/ is the benchmark {first} again" in twice.stderr
+    assert nothing.returncode != 0 and f"--hr_dir: {empty} holds no" in nothing.stderr

@@ -13,7 +13,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from srgan_tf.common import imaging
-from srgan_tf.common.image_files import BENCHMARK_FORMATS, extensions
+from srgan_tf.common.image_files import BENCHMARK_FORMATS, extensions, format_names
 from srgan_tf.config import DegradationConfig
 from srgan_tf.data import degradation
 
@@ -78,13 +78,21 @@ def match_pairs(hr_dir: str, lr_dir: Optional[str], scale: int) -> Tuple[List[Im
 
 def find_benchmarks(hr_dirs: Sequence[str], lr_dirs: Sequence[str], scale: int) -> List[Benchmark]:
     """One benchmark per HR folder, paired by position with `lr_dirs` (empty, or one entry each; an
-    empty entry means "make LR from HR"). Raises if a folder is missing, before anything slow runs."""
+    empty entry means "make LR from HR"). Raises if a folder is missing, holds no image or is given twice,
+    before anything slow runs."""
     if lr_dirs and len(lr_dirs) != len(hr_dirs):
         raise ValueError(f"{len(lr_dirs)} LR folders for {len(hr_dirs)} HR folders: give one per HR folder "
                          "(an empty entry makes LR from HR) or none.")
-    benchmarks, names = [], set()
+    benchmarks, names, folders = [], set(), {}
     for hr_dir, lr_dir in zip(hr_dirs, list(lr_dirs) or [None] * len(hr_dirs)):
+        # The same HR folder with given LR images and with LR made from HR are two benchmarks.
+        folder = (os.path.realpath(hr_dir), lr_dir and os.path.realpath(lr_dir))
+        if folder in folders:
+            raise ValueError(f"--hr_dir: {hr_dir} is the benchmark {folders[folder]} again; give each once.")
+        folders[folder] = hr_dir
         pairs, failures = match_pairs(hr_dir, lr_dir or None, scale)
+        if not pairs and not failures:
+            raise ValueError(f"--hr_dir: {hr_dir} holds no {format_names(BENCHMARK_FORMATS)} image.")
         name = base = os.path.basename(os.path.normpath(hr_dir))
         suffix = 2
         while name in names:  # two folders called HR: keep their reports apart

@@ -13,23 +13,38 @@ from srgan_tf.common.files import write_text_atomic
 from srgan_tf.evaluation.scoring import BenchmarkResult, EvalConfig, ImageResult
 
 
+NIQE_NOTE = "NIQE: lower is more natural"
+
+
+def _niqe_cells(values, config: EvalConfig) -> str:
+    """The NIQE columns of a row (model, bicubic, HR), blank where an image had none; empty without --niqe."""
+    if not config.niqe:
+        return ""
+    return "".join(f" {'' if v is None else f'{v:.2f}':>{width}}" for v, width in zip(values, (6, 13, 8)))
+
+
 def format_table(result: BenchmarkResult, model_name: str, config: EvalConfig) -> str:
-    """Per-image and mean PSNR/SSIM of the model beside bicubic's, with what was skipped."""
+    """Per-image and mean PSNR/SSIM (and NIQE) of the model beside bicubic's, with what was skipped."""
     name_width = max([len(r.name) for r in result.images] + [12])
+    niqe_header = f" {'NIQE':>6} {'bicubic NIQE':>13} {'HR NIQE':>8}" if config.niqe else ""
     lines = [
         f"{result.benchmark.name} x{config.scale}, model {model_name}: PSNR (dB) and SSIM on "
-        f"{config.channel}, {config.border}-pixel border removed{_lr_note(result, config)}",
-        f"{'image':<{name_width}} {'PSNR':>7} {'SSIM':>7} {'bicubic PSNR':>13} {'bicubic SSIM':>13} "
-        f"{'seconds':>8}",
+        f"{config.channel}, {config.border}-pixel border removed{_lr_note(result, config)}"
+        f"{'; ' + NIQE_NOTE + ', same border' if config.niqe else ''}",
+        f"{'image':<{name_width}} {'PSNR':>7} {'SSIM':>7} {'bicubic PSNR':>13} {'bicubic SSIM':>13}"
+        f"{niqe_header} {'seconds':>8}",
     ]
     for r in result.images:
         lines.append(f"{r.name:<{name_width}} {r.psnr:>7.2f} {r.ssim:>7.4f} {r.bicubic_psnr:>13.2f} "
-                     f"{r.bicubic_ssim:>13.4f} {r.seconds:>8.2f}")
+                     f"{r.bicubic_ssim:>13.4f}{_niqe_cells((r.niqe, r.bicubic_niqe, r.hr_niqe), config)} "
+                     f"{r.seconds:>8.2f}")
     mean = result.mean()
     if mean is not None:
         label = f"mean ({len(result.images)})"
+        niqe_means = (mean.get("niqe"), mean.get("bicubic_niqe"), mean.get("hr_niqe"))
         lines.append(f"{label:<{name_width}} {mean['psnr']:>7.2f} {mean['ssim']:>7.4f} "
-                     f"{mean['bicubic_psnr']:>13.2f} {mean['bicubic_ssim']:>13.4f}")
+                     f"{mean['bicubic_psnr']:>13.2f} {mean['bicubic_ssim']:>13.4f}"
+                     f"{_niqe_cells(niqe_means, config)}")
     for failure in result.failures:
         lines.append(f"skipped: {failure.reason}")
     return "\n".join(lines)
@@ -52,14 +67,14 @@ def format_summary(results: Sequence[BenchmarkResult], labels: Sequence[str], co
             f"{bicubic['bicubic_psnr']:.2f} dB / {bicubic['bicubic_ssim']:.4f}, {shown}")
 
 
-def _json_number(value):
+def json_number(value):
     """JSON has no infinity: the PSNR of a perfect reconstruction is written as the string "inf"."""
     return value if math.isfinite(value) else str(value)
 
 
 def to_json(result: BenchmarkResult, model_name: str, config: EvalConfig) -> str:
     mean = result.mean()
-    images = [{k: _json_number(v) if isinstance(v, float) else v for k, v in dataclasses.asdict(r).items()}
+    images = [{k: json_number(v) if isinstance(v, float) else v for k, v in dataclasses.asdict(r).items()}
               for r in result.images]
     return json.dumps({
         "benchmark": result.benchmark.name,
@@ -73,7 +88,7 @@ def to_json(result: BenchmarkResult, model_name: str, config: EvalConfig) -> str
         "shave": config.border,
         "channel": config.channel,
         "num_images": len(result.images),
-        "mean": mean and {k: _json_number(v) for k, v in mean.items()},
+        "mean": mean and {k: json_number(v) for k, v in mean.items()},
         "images": images,
         "failures": [dataclasses.asdict(f) for f in result.failures],
     }, indent=2, allow_nan=False)

@@ -12,14 +12,14 @@ from absl import logging
 
 from srgan_tf import SUPPORTED_SCALES
 from srgan_tf.common import imaging
-from srgan_tf.common.image_files import BENCHMARK_FORMATS, format_names
 from srgan_tf.config import DegradationConfig, Settings, setting
-from srgan_tf.evaluation import metrics
+from srgan_tf.evaluation import metrics, niqe as niqe_metric
 from srgan_tf.evaluation.image_pairs import Benchmark, Failure, ImagePair, load_pair
 from srgan_tf.evaluation.pictures import comparison_picture
 from srgan_tf.evaluation.upscalers import Upscaler, bicubic as bicubic_upscaler
 
 METRIC_NAMES = ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim")
+NIQE_NAMES = ("niqe", "bicubic_niqe", "hr_niqe")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +32,8 @@ class EvalConfig(Settings):
     y_only: bool = setting(True, "Measure the Y channel (as papers do); --noy_only measures RGB.")
     seed: int = setting(0, "With --degradation=realesrgan: the seed of each image's LR, drawn from it and the "
                            "image's name, so a benchmark is the same in every run.")
+    niqe: bool = setting(False, "Also score NIQE (lower is more natural): of each model's output, of bicubic's "
+                                "and of the HR images, with the same border removed as PSNR.")
     degradations: DegradationConfig = dataclasses.field(default_factory=DegradationConfig)
 
     @property
@@ -61,6 +63,10 @@ class ImageResult:
     bicubic_psnr: float
     bicubic_ssim: float
     seconds: float  # spent in the upscaler
+    # NIQE of the output, of bicubic's and of HR: None unless asked for, or where the image is too small.
+    niqe: Optional[float] = None
+    bicubic_niqe: Optional[float] = None
+    hr_niqe: Optional[float] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,10 +76,19 @@ class BenchmarkResult:
     failures: Tuple[Failure, ...]
 
     def mean(self) -> Optional[Dict[str, float]]:
-        """Mean of each metric over the images (as papers average per-image PSNR), None if there are none."""
+        """Mean of each metric over the images (as papers average per-image PSNR), None if there are none.
+        NIQE means are over the images that have one, and present only where some have (`niqe_images` says
+        how many)."""
         if not self.images:
             return None
-        return {name: float(np.mean([getattr(r, name) for r in self.images])) for name in METRIC_NAMES}
+        mean = {name: float(np.mean([getattr(r, name) for r in self.images])) for name in METRIC_NAMES}
+        for name in NIQE_NAMES:
+            values = [getattr(r, name) for r in self.images if getattr(r, name) is not None]
+            if values:
+                mean[name] = float(np.mean(values))
+        if "niqe" in mean or "hr_niqe" in mean:
+            mean["niqe_images"] = sum(r.hr_niqe is not None for r in self.images)
+        return mean
 
 
 def measure(hr: np.ndarray, sr: np.ndarray, config: EvalConfig) -> Tuple[float, float]:
@@ -85,27 +100,47 @@ def measure(hr: np.ndarray, sr: np.ndarray, config: EvalConfig) -> Tuple[float, 
     return float(psnr[0]), float(ssim[0])
 
 
+def naturalness(image: np.ndarray, config: EvalConfig) -> Optional[float]:
+    """NIQE of a uint8 image with the evaluation's border removed; None unless `config.niqe`."""
+    return niqe_metric.niqe(image, config.border) if config.niqe else None
+
+
+def niqe_size_problem(hr: np.ndarray, config: EvalConfig) -> Optional[str]:
+    """Why NIQE cannot score an image of this size (fewer than two whole blocks after the border), or None."""
+    if not config.niqe:
+        return None
+    height, width = (side - 2 * config.border for side in hr.shape[:2])
+    blocks = max(height // niqe_metric.BLOCK, 0) * max(width // niqe_metric.BLOCK, 0)
+    if blocks >= niqe_metric.MIN_BLOCKS:
+        return None
+    return (f"{width}x{height} after the {config.border}-pixel border holds {blocks} whole "
+            f"{niqe_metric.BLOCK}x{niqe_metric.BLOCK} block(s); NIQE needs {niqe_metric.MIN_BLOCKS}")
+
+
 @dataclasses.dataclass(frozen=True)
 class Comparison:
     """One LR image upscaled by bicubic and by each upscaler, each measured against HR, and all drawn side by
     side (LR enlarged | bicubic | each upscaler | HR, labelled with their PSNR)."""
 
-    bicubic: Tuple[float, float]  # PSNR, SSIM
-    upscaled: Tuple[Tuple[float, float, float], ...]  # PSNR, SSIM, seconds, per upscaler
+    bicubic: Tuple[float, float, Optional[float]]  # PSNR, SSIM, NIQE
+    upscaled: Tuple[Tuple[float, float, float, Optional[float]], ...]  # PSNR, SSIM, seconds, NIQE per upscaler
     picture: np.ndarray
 
 
 def compare(upscalers: Sequence[Upscaler], lr: np.ndarray, hr: np.ndarray, config: EvalConfig) -> Comparison:
-    """Measures each upscaler (and bicubic) on one uint8 LR/HR pair; an upscaler's ValueError propagates."""
+    """Measures each upscaler (and bicubic) on one uint8 LR/HR pair, NIQE where `config` asks for it and HR
+    is large enough for it; an upscaler's ValueError propagates."""
+    scores_niqe = config.niqe and niqe_size_problem(hr, config) is None
+    natural = (lambda image: naturalness(image, config)) if scores_niqe else (lambda image: None)
     bicubic = bicubic_upscaler(config.scale)(lr)
-    bicubic_scores = measure(hr, bicubic, config)
+    bicubic_scores = (*measure(hr, bicubic, config), natural(bicubic))
     panels, labels, upscaled = [bicubic], ["LR (nearest)", f"bicubic {bicubic_scores[0]:.2f} dB"], []
     for upscaler in upscalers:
         start = time.perf_counter()
         sr = upscaler(lr)
         seconds = time.perf_counter() - start
         psnr, ssim = measure(hr, sr, config)
-        upscaled.append((psnr, ssim, seconds))
+        upscaled.append((psnr, ssim, seconds, natural(sr)))
         panels.append(sr)
         labels.append(f"{upscaler.label} {psnr:.2f} dB")
     picture = comparison_picture(lr, [*panels, hr], config.scale, [*labels, "HR"])
@@ -119,14 +154,20 @@ def evaluate_image(upscalers: Sequence[Upscaler], pair: ImagePair, config: EvalC
     """
     lr, hr = load_pair(pair, config.scale, min_size=2 * config.border + metrics.SSIM_WINDOW,
                        degradations=config.degradations, seed=config.seed)
+    too_small = niqe_size_problem(hr, config)
+    if too_small:
+        logging.warning("%s: no NIQE: %s.", pair.hr_path, too_small)
     try:
         comparison = compare(upscalers, lr, hr, config)
     except ValueError as error:
         raise ValueError(f"{pair.hr_path}: {error}") from error
     if comparison_path:
         imaging.save_png(comparison_path, comparison.picture)
-    return [ImageResult(pair.name, pair.hr_path, hr.shape[1], hr.shape[0], psnr, ssim, *comparison.bicubic, seconds)
-            for psnr, ssim, seconds in comparison.upscaled]
+    hr_niqe = None if too_small else naturalness(hr, config)
+    (bicubic_psnr, bicubic_ssim, bicubic_niqe) = comparison.bicubic
+    return [ImageResult(pair.name, pair.hr_path, hr.shape[1], hr.shape[0], psnr, ssim, bicubic_psnr, bicubic_ssim,
+                        seconds, niqe, bicubic_niqe, hr_niqe)
+            for psnr, ssim, seconds, niqe in comparison.upscaled]
 
 
 def evaluate_models(upscalers: Sequence[Upscaler], benchmark: Benchmark, config: EvalConfig,
@@ -135,10 +176,9 @@ def evaluate_models(upscalers: Sequence[Upscaler], benchmark: Benchmark, config:
     reported and skipped. Returns one result per upscaler, in their order."""
     images, failures = [[] for _ in upscalers], list(benchmark.failures)
     total = len(benchmark.pairs)
-    if not total and not failures:
-        logging.warning("%s: no %s images.", benchmark.hr_dir, format_names(BENCHMARK_FORMATS))
     for failure in failures:
         logging.error("%s skipped: %s", benchmark.name, failure.reason)
+    start = time.monotonic()
     for index, pair in enumerate(benchmark.pairs, start=1):
         comparison_path = comparison_dir and os.path.join(comparison_dir, f"{pair.name}.png")
         try:
@@ -150,10 +190,22 @@ def evaluate_models(upscalers: Sequence[Upscaler], benchmark: Benchmark, config:
         for upscaler, result, kept in zip(upscalers, results, images):
             kept.append(result)
             shown = pair.name if len(upscalers) == 1 else f"{pair.name}, {upscaler.label}"
-            logging.info("%s [%d/%d] %s: PSNR %.2f dB, SSIM %.4f (bicubic %.2f dB, %.4f), %.2f s",
+            logging.info("%s [%d/%d] %s: PSNR %.2f dB, SSIM %.4f (bicubic %.2f dB, %.4f)%s, %.2f s, ETA %s",
                          benchmark.name, index, total, shown, result.psnr, result.ssim, result.bicubic_psnr,
-                         result.bicubic_ssim, result.seconds)
+                         result.bicubic_ssim, _niqe_note(result), result.seconds,
+                         _eta(time.monotonic() - start, index, total))
     return [BenchmarkResult(benchmark, tuple(kept), tuple(failures)) for kept in images]
+
+
+def _niqe_note(result: ImageResult) -> str:
+    return "" if result.niqe is None else f", NIQE {result.niqe:.2f} (bicubic {result.bicubic_niqe:.2f}, HR " \
+                                          f"{result.hr_niqe:.2f}; lower is more natural)"
+
+
+def _eta(elapsed: float, done: int, total: int) -> str:
+    """The time the benchmark's other images will take at the pace so far, as h:mm:ss."""
+    seconds = round(elapsed / done * (total - done))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 def evaluate_benchmark(upscaler: Upscaler, benchmark: Benchmark, config: EvalConfig,

@@ -57,5 +57,10 @@ def test_benchmark_arguments_are_checked_up_front(tmp_path):
         find_benchmarks([str(tmp_path / "missing")], [], 4)
     with pytest.raises(ValueError, match="2 LR folders for 1 HR folders"):
         find_benchmarks([str(tmp_path)], ["a", "b"], 4)
+    with pytest.raises(ValueError, match=f"--hr_dir: {tmp_path} holds no"):
+        find_benchmarks([str(tmp_path)], [], 4)
+    write_folder(tmp_path / "HR", {"a.png": np.zeros((8, 8, 3), np.uint8)})
+    with pytest.raises(ValueError, match=f"--hr_dir: {tmp_path}/HR/ is the benchmark {tmp_path}/HR again"):
+        find_benchmarks([str(tmp_path / "HR"), f"{tmp_path}/HR/"], [], 4)
     with pytest.raises(ValueError, match="--scale=3 is not supported"):
         EvalConfig(scale=3)
