@@ -1,11 +1,14 @@
-"""Upscales image files with an exported model or a training checkpoint, tile by tile.
+"""Upscales image files with a shipped model, an exported model or a training checkpoint, tile by tile.
 
+    srgan-upscale --list_models                                          # the models shipped with the package
+    srgan-upscale --model=srresnet-x4 photo.jpg                           # a shipped model, by name
     srgan-upscale --model=exports/srgan --output_dir=upscaled photo.jpg holiday/
     srgan-upscale --model=exports/7.onnx --runtime=onnx photo.jpg        # ONNX Runtime
     srgan-upscale --model=exports/7.tflite --runtime=litert photo.jpg    # LiteRT interpreter
 
---model is a SavedModel version directory, an export base directory (its highest version is used), a
-training model directory / checkpoint prefix (all run by TensorFlow: --runtime=tf), or an `.onnx` or
+--model is a shipped model's name, a SavedModel version directory, an export base directory (its highest
+version is used), a training model directory / checkpoint prefix (all run by TensorFlow: --runtime=tf), or an
+`.onnx` or
 `.tflite` export (--runtime=onnx, --runtime=litert), loaded as `srgan_tf.evaluate` loads it. Checkpoints
 and SavedModels run the serving graph of `srgan_tf.serving`; ONNX and LiteRT exports are tiled from Python
 with the same windows, so large images (e.g. 4000x3000) are upscaled with bounded memory by every runtime.
@@ -23,6 +26,7 @@ from typing import Dict, List
 import numpy as np
 from absl import app, flags
 
+from srgan_tf import pretrained
 from srgan_tf.common import commands
 from srgan_tf.common.image_files import READABLE_EXTENSIONS, find_images, plan_outputs
 
@@ -72,8 +76,23 @@ def upscale_files(upscaler: Upscaler, outputs: Dict[str, str], keep_mode: bool =
     return failures
 
 
+def model_list() -> str:
+    """A line per shipped model, starting with the name --model takes."""
+    lines = []
+    for model in pretrained.catalog().values():
+        scores = ", ".join(f"{benchmark} {score['psnr']:.2f} dB" for benchmark, score in model.scores.items())
+        lines.append(f"{model.name}  x{model.generator.scale}, {model.parameters / 1e6:.2f} M parameters: "
+                     f"{model.summary}" + (f" ({scores})" if scores else ""))
+    return "\n".join(lines)
+
+
 def main(argv):
     f = flags.FLAGS
+    if f.list_models:
+        print(model_list() or "No model is shipped with this installation.")
+        return 0
+    if f.model is None:
+        raise app.UsageError("--model is required (a shipped model's name, see --list_models, or a path).")
     if len(argv) < 2:
         raise app.UsageError("Name the image files or folders to upscale.")
     try:
@@ -99,8 +118,9 @@ def main(argv):
 
 
 def _define_flags() -> None:
-    flags.DEFINE_string("model", None, "SavedModel (a version or the export base), model dir / checkpoint, or "
-                        ".onnx / .tflite export.", required=True)
+    flags.DEFINE_string("model", None, "A shipped model's name (--list_models), a SavedModel (a version or the "
+                        "export base), model dir / checkpoint, or .onnx / .tflite export.")
+    flags.DEFINE_bool("list_models", False, "Print the models shipped with the package, one per line, and exit.")
     flags.DEFINE_enum("runtime", None, list(RUNTIMES), "What runs --model: tf (SavedModels, checkpoints), onnx "
                       "(ONNX Runtime, .onnx) or litert (LiteRT, .tflite); default: the one --model needs.")
     flags.DEFINE_string("output_dir", "upscaled", "Where to write <name>_sr.png for each input.")

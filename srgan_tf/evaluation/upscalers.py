@@ -1,5 +1,5 @@
-"""What can upscale an image: bicubic, a training checkpoint, an exported SavedModel, an `.onnx` or `.tflite`
-export, or a generator held in memory. The evaluate and upscale commands both load their `--model` with
+"""What can upscale an image: bicubic, a shipped model, a training checkpoint, an exported SavedModel, an
+`.onnx` or `.tflite` export, or a generator held in memory. The evaluate and upscale commands both load their `--model` with
 `load_upscaler`.
 
 Each takes one uint8 LR image `[h, w, 3]` and gives a uint8 SR image, the form in which SR results
@@ -24,6 +24,7 @@ from srgan_tf.common.console import describe_error
 from srgan_tf.config import GeneratorConfig
 from srgan_tf.deploy import formats
 from srgan_tf.deploy.runtimes import load_portable
+from srgan_tf import pretrained
 from srgan_tf.modeling.generator import float32_generator
 from srgan_tf.serving.module import DEFAULT_MAX_PIXELS, SuperResolutionModule
 from srgan_tf.serving.signatures import PIXELS, PREDICT_PIXELS, PREDICT_PIXELS16
@@ -55,6 +56,16 @@ class Upscaler:
 
     def __call__(self, lr: np.ndarray) -> np.ndarray:
         return self._checked(lr, self.run(lr), np.uint8)
+
+    def upscale(self, image) -> np.ndarray:
+        """A uint8 RGB image `[h, w, 3]`, or an image file's path, upscaled: uint8 `[scale h, scale w, 3]`."""
+        if isinstance(image, (str, os.PathLike)):
+            image = imaging.load_rgb(os.fspath(image))
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
+            raise ValueError(f"{self.name} upscales uint8 RGB images [height, width, 3], not {image.dtype} "
+                             f"{list(image.shape)}.")
+        return self(image)
 
     def upscale16(self, lr: np.ndarray) -> np.ndarray:
         """`run16` on a uint16 image, with the same checks; only for upscalers that have a 16-bit path."""
@@ -123,6 +134,15 @@ def from_checkpoint(path: str, scale: Optional[int] = None, **tiling) -> Upscale
         raise ValueError(f"{path} holds a x{config.scale} generator, but the evaluation is at x{scale}.")
     upscaler = from_generator(generator, config, f"{path} (step {step})", **tiling)
     return dataclasses.replace(upscaler, description=f"checkpoint {path} (step {step}, x{config.scale})")
+
+
+def from_shipped(name: str, scale: Optional[int] = None, **tiling) -> Upscaler:
+    """A model shipped with the package (see `srgan_tf.pretrained`); `tiling` as for `from_checkpoint`."""
+    generator, config = pretrained.load_generator(name)
+    if scale is not None and config.scale != scale:
+        raise ValueError(f"{name} is a x{config.scale} model, but the evaluation is at x{scale}.")
+    upscaler = from_generator(generator, config, name, **tiling)
+    return dataclasses.replace(upscaler, description=f"shipped model {name} (x{config.scale})")
 
 
 def _pixels_signature(loaded, path: str, name: str, dtype: tf.DType) -> Callable[[np.ndarray], np.ndarray]:
@@ -201,8 +221,8 @@ def resolve_saved_model(path: str) -> Optional[str]:
 def load_upscaler(model: str, scale: Optional[int] = None, *, tile_size: int = DEFAULT_TILE_SIZE,
                   tile_overlap: Optional[int] = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> Upscaler:
     """`bicubic` (needs `scale`), a SavedModel (or a TF Serving base directory: its latest version), an
-    `.onnx` or `.tflite` export, or a training model directory / checkpoint prefix. Labelled with the last
-    part of the path.
+    `.onnx` or `.tflite` export, a training model directory / checkpoint prefix, or the name of a shipped
+    model where no such path exists. Labelled with the last part of the path.
 
     With `scale`, a model of another scale is refused; without, the model's own is used. The tiling and the
     pixel limit apply to checkpoints and to ONNX and LiteRT files: a SavedModel keeps those it was exported
@@ -220,7 +240,10 @@ def load_upscaler(model: str, scale: Optional[int] = None, *, tile_size: int = D
     elif os.path.exists(model) or tf.io.gfile.exists(model + ".index"):
         upscaler = from_checkpoint(model, scale, tile_size=tile_size, tile_overlap=tile_overlap,
                                    max_pixels=max_pixels)
+    elif pretrained.find(model):
+        upscaler = from_shipped(model, scale, tile_size=tile_size, tile_overlap=tile_overlap, max_pixels=max_pixels)
     else:
-        raise FileNotFoundError(f"{model}: no such SavedModel, model directory or checkpoint "
-                                f"(nor an .onnx or .tflite file; or use '{BICUBIC}').")
+        raise FileNotFoundError(f"{model}: no such SavedModel, model directory or checkpoint (nor an .onnx or "
+                                f".tflite file, nor a shipped model: {', '.join(pretrained.names()) or 'none'}; "
+                                f"or use '{BICUBIC}').")
     return dataclasses.replace(upscaler, label=os.path.basename(os.path.normpath(model)))
