@@ -190,7 +190,10 @@ class Trainer:
         the whole global batch.
         """
         context = tf.distribute.get_replica_context()
-        if context.num_replicas_in_sync == 1:
+        # Networks without BatchNorm (RRDBNet, --nogenerator_batch_norm) have nothing to average, and
+        # MirroredStrategy picks its cross-device ops from the first value reduced: with an empty list it has
+        # none ("'NoneType' object has no attribute 'batch_reduce'").
+        if context.num_replicas_in_sync == 1 or not self._batch_norm_statistics:
             return
         # read_value() places the reads on this replica's device, which MultiWorkerMirroredStrategy needs.
         averaged = context.all_reduce(tf.distribute.ReduceOp.MEAN,

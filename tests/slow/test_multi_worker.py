@@ -84,3 +84,13 @@ def test_two_workers_split_the_data_stop_together_resume_agree_and_only_the_chie
     assert {folder: len(names) for folder, names in event_files.items()} == {"train": 2, "eval": 1}
     assert all(name.split(".")[-3] in chiefs for names in event_files.values() for name in names)
     assert os.listdir(export_dir) == [str(end)]
+
+
+def test_two_workers_train_a_generator_without_batch_norm(tiny_records, tmp_path):
+    # RRDBNet has no BatchNorm statistics to average across workers: an empty all-reduce once failed.
+    workers = start_cluster(tiny_records, tmp_path, "rrdb", "--train_steps=2", "--generator=rrdb",
+                            "--num_residual_blocks=1", "--num_filters=8", "--growth_channels=4")
+    codes, logs = finish(workers)
+    assert codes == [0, 0], "\n\n".join(logs)
+    fingerprints = [logged(r"finished at step 2; generator weights fingerprint (\w+)", log) for log in logs]
+    assert fingerprints[0] == fingerprints[1] and len(fingerprints[0]) == 1

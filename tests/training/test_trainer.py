@@ -1,4 +1,5 @@
 """The trainer: steps on one device and two replicas, XLA, the GAN step, learning, checkpoints, controller."""
+import itertools
 import os
 import unittest.mock
 
@@ -23,7 +24,7 @@ from srgan_tf.training.controller import TrainingController
 from srgan_tf.training.distribute import WorkersDisagreeError
 from srgan_tf.training.schedules import learning_rate_schedule
 from tests.summaries import summary_tags
-from tests.tiny_models import ESRGAN, FAST, MODEL, UNET, generator_of
+from tests.tiny_models import ESRGAN, FAST, MODEL, RRDB_GENERATOR, UNET, generator_of
 from tests.training.tiny_trainers import DATA, batch, fast_trainer, make_trainer, repeated, run_steps
 
 
@@ -84,15 +85,83 @@ def test_a_step_on_two_replicas_gives_finite_losses_and_identical_replicas(strat
         assert changed != (trainer.scalars()["loss_scale/g"] < 32768)
     else:
         assert changed
-    networks = [trainer.generator, trainer.ema_generator]  # the average is updated in cross-replica context
     if phase == "gan":
         assert {"adversarial_loss", "pixel_loss", "d_loss", "d_accuracy_real", "d_accuracy_fake", "d_real_logit",
                 "d_fake_logit"} <= set(metrics)
+    assert_replicas_identical(trainer)
+
+
+def assert_replicas_identical(trainer):
+    """Every weight of every network (the moving average too, updated in cross-replica context; spectral
+    normalisation's kernels and power-iteration vectors, updated in each replica's forward pass) is the same
+    on both replicas."""
+    networks = [trainer.generator] + [n for n in (trainer.ema_generator,) if n is not None]
+    if trainer.config.phase == "gan":
         networks.append(trainer.task.discriminator)
-    # Spectral normalisation's kernels and power-iteration vectors, updated in each replica's forward pass, too.
     for variable in (w for network in networks for w in network.weights):
         first, second = (replica.numpy() for replica in variable.value.values)
         np.testing.assert_array_equal(first, second, err_msg=variable.path)
+
+
+# Every generator in each phase, each discriminator and adversarial loss in the GAN phase, on one and two replicas,
+# in float32 and bfloat16, tiny: every pair of these settings is in some case (the full product would take
+# minutes), plus each BatchNorm-free generator's first phase on two replicas, which once stopped at step 1.
+MATRIX_GENERATORS = {"srresnet": {}, "srresnet-nobn": dict(generator_batch_norm=False),
+                     "rrdb": dict(generator="rrdb", **RRDB_GENERATOR)}
+MATRIX_PHASES = {"pretrain": ("pretrain", {}), "gan-vgg": ("gan", dict(discriminator="vgg")),
+                 "gan-vgg128": ("gan", dict(discriminator="vgg128")), "gan-unet": ("gan", dict(discriminator="unet"))}
+MATRIX_FACTORS = (tuple(MATRIX_GENERATORS), tuple(MATRIX_PHASES), ("vanilla", "relativistic"), (1, 2),
+                  ("float32", "mixed_bfloat16"))
+
+
+def all_pairs(factors):
+    """Cases (one value per factor) in which every pair of values of two factors appears: greedily, each next
+    case the one of the full product that covers the most pairs not yet covered (the first such)."""
+    def pairs(case):
+        return {(i, case[i], j, case[j]) for i in range(len(case)) for j in range(i + 1, len(case))}
+
+    product = list(itertools.product(*factors))
+    uncovered, cases = set().union(*map(pairs, product)), []
+    while uncovered:
+        best = max(product, key=lambda case: len(pairs(case) & uncovered))
+        cases.append(best)
+        uncovered -= pairs(best)
+    return cases
+
+
+MATRIX = all_pairs(MATRIX_FACTORS)
+MATRIX += [(generator, "pretrain", "vanilla", 2, "float32") for generator in ("srresnet-nobn", "rrdb")
+           if (generator, "pretrain", "vanilla", 2, "float32") not in MATRIX]
+# The first two-replica case of each generator also resumes from its checkpoint and steps again.
+RESUMED = {next(case for case in MATRIX if case[0] == generator and case[3] == 2) for generator in MATRIX_GENERATORS}
+
+
+@pytest.mark.parametrize("case", MATRIX, ids=["-".join(map(str, case)) for case in MATRIX])
+def test_every_network_steps_on_every_strategy_and_resumes(case, strategy, one_device, tmp_path):
+    generator, phase_name, adversarial, replicas, precision = case
+    phase, phase_settings = MATRIX_PHASES[phase_name]
+    chosen = strategy if replicas == 2 else one_device
+    model = dict(MODEL, **MATRIX_GENERATORS[generator], **phase_settings, adversarial=adversarial)
+    trainer = make_trainer(chosen, tmp_path, phase, precision, model=model, ema_decay=0.5)
+    trainer.restore_or_initialize()
+    metrics = run_steps(trainer, fixed_batches(chosen), 1)
+    assert int(trainer.step.numpy()) == 1 and bool(trainer.weights_finite())
+    assert all(np.isfinite(v) for v in metrics.values()), metrics
+    if replicas == 2:
+        assert_replicas_identical(trainer)
+    if case in RESUMED:
+        trainer.save_checkpoint()
+        resumed = make_trainer(chosen, tmp_path, phase, precision, model=model, ema_decay=0.5)
+        assert "resumed" in resumed.restore_or_initialize() and int(resumed.step.numpy()) == 1
+        metrics = run_steps(resumed, fixed_batches(chosen, seed=1), 1)
+        assert int(resumed.step.numpy()) == 2 and all(np.isfinite(v) for v in metrics.values()), metrics
+
+
+def test_the_matrix_covers_every_pair_of_settings():
+    covered = {(i, case[i], j, case[j]) for case in MATRIX for i in range(5) for j in range(i + 1, 5)}
+    expected = {(i, a, j, b) for i, j in itertools.combinations(range(5), 2)
+                for a in MATRIX_FACTORS[i] for b in MATRIX_FACTORS[j]}
+    assert covered == expected and len(MATRIX) < 24
 
 
 def test_a_float16_overflow_on_one_replica_skips_the_step_on_every_replica(strategy, tmp_path):
