@@ -36,6 +36,7 @@ def _header(encoded: tf.Tensor) -> tf.Tensor:
 
 
 def _uint(header: tf.Tensor, offset: int, size: int, big_endian: bool) -> tf.Tensor:
+    """The unsigned integer of `size` bytes at `offset` of `header` (int64 bytes)."""
     order = range(size) if big_endian else reversed(range(size))
     value = tf.constant(0, tf.int64)
     for i in order:
@@ -60,21 +61,78 @@ def _image_format(encoded: tf.Tensor):
     return formats
 
 
+# A GIF's blocks start after its header (6 bytes) and logical screen descriptor (7, with the flags of the
+# global colour table at byte 10); each frame is an image descriptor of 10 bytes (its flags at byte 9) and
+# each extension an introducer and a label, both followed by sub-blocks.
+_GIF_SCREEN_END, _GIF_SCREEN_FLAGS = 13, 10
+_GIF_IMAGE, _GIF_EXTENSION = 0x2C, 0x21
+_GIF_DESCRIPTOR_BYTES = 10
+
+
+def _gif_colour_table_bytes(flags: tf.Tensor) -> tf.Tensor:
+    """The size of the colour table that a GIF's descriptor `flags` announce (none without bit 7)."""
+    return tf.where(flags >= 128, 3 * tf.bitwise.left_shift(tf.constant(2, tf.int64), flags % 8), 0)
+
+
+def _gif_frames(encoded: tf.Tensor) -> tf.Tensor:
+    """`[height, width, pixels decoded]` of a GIF, walking its blocks.
+
+    TensorFlow's GIF decoder ignores the screen size of the header: its output is as high and as wide as the
+    largest frame, and it decodes every frame, even when only the first is kept, so each frame's own
+    descriptor must be read. The walk stops where the decoder would (the trailer, an unknown block or the
+    end of the data) and moves forward at every step, so it is bounded by the file's length.
+    """
+    length = tf.cast(tf.strings.length(encoded), tf.int64)
+    # Zero-padded so that a descriptor cut short by the end of the data is still safe to read.
+    data = tf.cast(tf.io.decode_raw(tf.strings.join([encoded, b"\0" * _GIF_DESCRIPTOR_BYTES]), tf.uint8),
+                   tf.int64)
+
+    def walk(position, in_sub_blocks, height, width, pixels):
+        block = data[position:position + _GIF_DESCRIPTOR_BYTES]
+        is_image = tf.logical_and(tf.logical_not(in_sub_blocks), tf.equal(block[0], _GIF_IMAGE))
+        is_extension = tf.logical_and(tf.logical_not(in_sub_blocks), tf.equal(block[0], _GIF_EXTENSION))
+        frame_width, frame_height = _uint(block, 5, 2, False), _uint(block, 7, 2, False)
+        # After an image descriptor: its colour table and the byte of its LZW code size, then sub-blocks.
+        image_data = position + _GIF_DESCRIPTOR_BYTES + _gif_colour_table_bytes(block[9]) + 1
+        next_position = tf.where(in_sub_blocks, position + 1 + block[0],  # a size, then the data
+                                 tf.where(is_image, image_data, tf.where(is_extension, position + 2, length)))
+        in_sub_blocks = tf.where(in_sub_blocks, block[0] > 0, tf.logical_or(is_image, is_extension))
+        return (next_position, in_sub_blocks,
+                tf.where(is_image, tf.maximum(height, frame_height), height),
+                tf.where(is_image, tf.maximum(width, frame_width), width),
+                tf.where(is_image, pixels + frame_height * frame_width, pixels))
+
+    start = _GIF_SCREEN_END + _gif_colour_table_bytes(data[_GIF_SCREEN_FLAGS])
+    zero = tf.constant(0, tf.int64)
+    _, _, height, width, pixels = tf.while_loop(
+        lambda position, *_: position < length, walk, (start, tf.constant(False), zero, zero, zero),
+        parallel_iterations=1)
+    return tf.stack([height, width, pixels])
+
+
 def _encoded_image_size(encoded: tf.Tensor, formats) -> tf.Tensor:
-    """`[height, width]` (int64) read from the file header, so huge images are refused before decoding."""
+    """`[height, width, pixels decoded]` (int64) read from the file's headers, so huge images are refused
+    before decoding. Only a GIF of several frames decodes more pixels than height x width."""
     header = _header(encoded)
+
+    def with_pixels(height, width):
+        return tf.stack([height, width, height * width])
 
     def bmp_size():
         height = _uint(header, 22, 4, big_endian=False)
         top_down = height >= 2 ** 31  # a negative int32 height means rows are stored top to bottom
         height = tf.where(top_down, 2 ** 32 - height, height)
-        return tf.stack([height, _uint(header, 18, 4, big_endian=False)])
+        return with_pixels(height, _uint(header, 18, 4, big_endian=False))
+
+    def jpeg_size():
+        height, width = tf.unstack(tf.cast(tf.io.extract_jpeg_shape(encoded)[:2], tf.int64))
+        return with_pixels(height, width)
 
     return tf.case([
-        (formats[PNG], lambda: tf.stack([_uint(header, 20, 4, True), _uint(header, 16, 4, True)])),
-        (formats[GIF], lambda: tf.stack([_uint(header, 8, 2, False), _uint(header, 6, 2, False)])),
+        (formats[PNG], lambda: with_pixels(_uint(header, 20, 4, True), _uint(header, 16, 4, True))),
+        (formats[GIF], lambda: _gif_frames(encoded)),
         (formats[BMP], bmp_size),
-    ], default=lambda: tf.cast(tf.io.extract_jpeg_shape(encoded)[:2], tf.int64), exclusive=False)
+    ], default=jpeg_size, exclusive=False)
 
 
 def _is_16_bit_png(encoded: tf.Tensor, formats) -> tf.Tensor:
@@ -140,7 +198,13 @@ class SuperResolutionModule(tf.Module):
         formats = _image_format(encoded)
         encoded = _after([tf.debugging.Assert(tf.reduce_any(tf.stack(list(formats.values()))), [_text(
             name, " is not a " + SUPPORTED_FORMATS + " image")])], encoded)
-        return self._check_size(encoded, _encoded_image_size(encoded, formats), name), formats
+        height, width, decoded = tf.unstack(_encoded_image_size(encoded, formats))
+        encoded = self._check_size(encoded, tf.stack([height, width]), name)
+        # Only a GIF decodes more than its size (all its frames), so only a GIF fails here.
+        return _after([tf.debugging.Assert(decoded <= self.max_pixels, [_text(
+            name, " is a GIF whose frames hold ", decoded, f" pixels in all, over the limit of {self.max_pixels} "
+            "this model was exported with (--max_pixels): every frame is decoded, though only the first is "
+            "upscaled")])], encoded), formats
 
     def _upscale(self, image: tf.Tensor) -> tf.Tensor:
         """uint8 or uint16 `[H, W, 3]` to `[scale*H, scale*W, 3]` of the same dtype, tile by tile (BatchNorm

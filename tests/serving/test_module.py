@@ -1,9 +1,11 @@
 """The serving signatures' inputs: channels and depth kept, sizes from headers, bad requests named."""
+import io
 import re
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from tests.tiny_models import encode
 
@@ -121,3 +123,30 @@ def test_bad_pixel_batches_are_invalid_argument(loaded, shape, message):
 def test_empty_batch_of_bytes_is_invalid_argument(loaded):
     with pytest.raises(tf.errors.InvalidArgumentError, match="image_bytes holds no images"):
         loaded.signatures["serving_default"](image_bytes=tf.constant([], tf.string))
+
+
+def gif(frames) -> bytes:
+    """An animated GIF of `frames` (uint8 RGB arrays of one size), every frame stored whole."""
+    images = [Image.fromarray(frame) for frame in frames]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], optimize=False)
+    return buffer.getvalue()
+
+
+def test_a_gif_is_sized_by_its_frames_not_by_the_screen_its_header_declares(loaded, make_image):
+    """TensorFlow's decoder gives the largest frame, whatever the header's screen size says."""
+    small_screen = bytearray(gif([make_image(120, 90)]))
+    small_screen[6:10] = (10).to_bytes(2, "little") + (10).to_bytes(2, "little")  # 10 x 10 pixels
+    with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape("image_bytes[0] is 120 x 90 = 10800")):
+        loaded.signatures["serving_default"](image_bytes=tf.constant([bytes(small_screen)]))
+
+
+def test_a_gif_whose_frames_hold_more_than_the_pixel_limit_is_refused_before_decoding(loaded, make_image):
+    """Every frame is decoded, though only the first is upscaled: three 60 x 60 frames are 10,800 pixels."""
+    serve = loaded.signatures["serving_default"]
+    two_frames = gif([make_image(60, 60, seed=seed) for seed in range(2)])
+    assert serve(image_bytes=tf.constant([two_frames]))["height"].numpy().tolist() == [120]
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=re.escape("image_bytes[0] is a GIF whose frames hold 10800 pixels in all, over the "
+                                       "limit of 10000")):
+        serve(image_bytes=tf.constant([gif([make_image(60, 60, seed=seed) for seed in range(3)])]))
