@@ -4,6 +4,7 @@
     python tools/benchmark_serve.py --sizes= --error_model=demo_output/srgan   # only the overlap errors
     python tools/benchmark_serve.py --overlaps=                                # only the timings
     python tools/benchmark_serve.py --format=all --sizes= --overlaps=          # only the runtimes
+    python tools/benchmark_serve.py --concurrency=8 --seconds=60               # only the load benchmark
 
 Exports the generator (random weights: speed does not depend on them) with the default tiling and as one
 window per image ("untiled"), then runs each input size in its own process through `predict_pixels`, and
@@ -21,14 +22,28 @@ milliseconds per LR megapixel through its runtime (tiled as the SavedModel tiles
 and PSNR against the SavedModel's output on a random image and on Set5's LR images, and its Set5 PSNR (Y,
 x4) with the drop against the float SavedModel. With `--error_model`, that trained model is compared (Set5
 PSNR of random weights says little), else the random paper generator.
+
+`--concurrency=N` runs only the load benchmark: N threads call the `serving_default` and `predict_pixels`
+signatures of one export of a small generator (random weights) for `--seconds`, cycling through a mix of
+requests (every `--load_sizes` size as RGB pixels, and as RGB PNG, JPEG, grey PNG, RGBA PNG and 16-bit PNG
+bytes). Every output must be the one the same request gave sequentially, before the threads started; no
+request may fail; and the peak resident memory must stay within the bound the tile plan gives: the RSS after
+warm-up plus N times one request's (a tile's activations and the largest image's buffers). It prints
+requests/s, p50 and p99 latency and peak RSS, and exits with 1 if an output differed, a request failed or
+the bound was passed.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import itertools
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from srgan_tf.common.commands import quiet_tensorflow
@@ -40,6 +55,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from srgan_tf.common.console import describe_error  # noqa: E402
 from srgan_tf.common.image_files import find_images, pil_to_rgb_array  # noqa: E402
 from srgan_tf.common.imaging import to_float, to_uint8  # noqa: E402
 from srgan_tf.config import GeneratorConfig  # noqa: E402
@@ -50,7 +66,7 @@ from srgan_tf.evaluation.scoring import EvalConfig, measure  # noqa: E402
 from srgan_tf.evaluation.upscalers import load_upscaler  # noqa: E402
 from srgan_tf.modeling.generator import build_generator, receptive_radius  # noqa: E402
 from srgan_tf.serving.saved_model import export_saved_model  # noqa: E402
-from srgan_tf.serving.signatures import PIXELS, PREDICT_PIXELS  # noqa: E402
+from srgan_tf.serving.signatures import IMAGE_BYTES, PIXELS, PREDICT_PIXELS, SERVE_ENCODED  # noqa: E402
 from srgan_tf.serving.tiling import (DEFAULT_TILE_SIZE, TilingConfig, tiling_for,  # noqa: E402
                                      upscale_in_tiles)
 from srgan_tf.training.acceleration import cpu_description  # noqa: E402
@@ -65,6 +81,16 @@ SAVED_MODEL = "saved_model"
 # --format names: (format, quantization) of srgan_tf.export.
 PORTABLE_EXPORTS = {"onnx": ("onnx", "none"), "litert": ("litert", "none"), "litert_float16": ("litert", "float16"),
                     "litert_dynamic_int8": ("litert", "dynamic_int8")}
+
+# The load benchmark's generator: small, so that a run with 1500x1000 requests is practical on two cores.
+LOAD_GENERATOR = GeneratorConfig(num_residual_blocks=1, num_filters=8, scale=4)
+# What one request holds per output pixel besides its tile, at most: a float32 RGB copy for the luma of a
+# grey image or the bicubic alpha (12 bytes), 16-bit RGB output assembled from the tiles' pieces, rows and
+# their concatenation (3 x 6), and its channels into and out of the PNG encoder (2 x 8). Measured past the
+# warmed-up RSS, tile included, on 1500x1000 images: 39 bytes for a 16-bit RGBA PNG, 12 for RGB pixels.
+BYTES_PER_OUTPUT_PIXEL = 48
+# And whatever its size: the call's executor, its thread and oneDNN's scratchpads (measured: about 3 MB).
+BYTES_PER_CALL = 16 * 2 ** 20
 
 
 def load_average() -> str:
@@ -246,11 +272,178 @@ def benchmark_formats(generator, config: GeneratorConfig, name: str, formats, si
                   f"{set5_psnr.get(export, np.nan):9.2f} {drop:6.2f}  ({load_average()})")
 
 
+@dataclasses.dataclass(frozen=True)
+class LoadRequest:
+    """One request of the load mix: the signature it calls and that signature's inputs."""
+
+    size: str  # WIDTHxHEIGHT
+    kind: str  # what it sends, e.g. "RGBA PNG"
+    signature: str
+    inputs: dict
+
+    @property
+    def label(self) -> str:
+        return f"{self.size} {self.kind}"
+
+
+def textured_image(height: int, width: int, seed: int) -> np.ndarray:
+    """uint16 RGBA `[height, width, 4]`: smooth blocks plus noise, which PNG and JPEG compress as photos."""
+    rng = np.random.default_rng(seed)
+    blocks = np.repeat(np.repeat(rng.integers(0, 65536, (height // 8 + 1, width // 8 + 1, 4)), 8, 0), 8, 1)
+    noisy = blocks[:height, :width] + rng.normal(0, 1024, (height, width, 4))
+    return np.clip(noisy, 0, 65535).astype(np.uint16)
+
+
+def load_mix(sizes) -> list:
+    """At each (width, height) of `sizes`: RGB pixels for `predict_pixels`; RGB PNG, JPEG, grey PNG, RGBA PNG
+    and 16-bit RGB PNG for `serving_default`."""
+    mix = []
+    for seed, (width, height) in enumerate(sizes):
+        rgba16 = textured_image(height, width, seed)
+        rgba = (rgba16 >> 8).astype(np.uint8)
+        rgb = rgba[..., :3]
+        encodings = {"PNG": tf.io.encode_png(rgb), "JPEG": tf.io.encode_jpeg(rgb, quality=90),
+                     "grey PNG": tf.io.encode_png(rgba[..., :1]), "RGBA PNG": tf.io.encode_png(rgba),
+                     "16-bit PNG": tf.io.encode_png(rgba16[..., :3])}
+        size = f"{width}x{height}"
+        mix.append(LoadRequest(size, "RGB pixels", PREDICT_PIXELS, {PIXELS: tf.constant(rgb[None])}))
+        mix += [LoadRequest(size, kind, SERVE_ENCODED, {IMAGE_BYTES: tf.reshape(encoded, [1])})
+                for kind, encoded in encodings.items()]
+    return mix
+
+
+def output_digest(outputs: dict) -> str:
+    """A hash of all of a signature's outputs: references cost no memory, whatever the image size."""
+    digest = hashlib.sha256()
+    for key in sorted(outputs):
+        value = outputs[key].numpy()
+        digest.update(b"".join(value.ravel()) if value.dtype == object else value.tobytes())
+    return digest.hexdigest()
+
+
+def peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports kilobytes
+
+
+@dataclasses.dataclass
+class LoadResult:
+    seconds: float
+    latencies: list
+    mismatches: list  # labels of the requests whose output differed from the sequential one
+    errors: list  # "label: error" of the requests that failed
+
+
+def run_load(signatures, mix, references, concurrency: int, seconds: float, max_requests: int) -> LoadResult:
+    """`concurrency` threads send the requests of `mix` in turn until `seconds` have passed (or `max_requests`
+    were sent, if not 0), each output compared with its request's entry in `references`."""
+    result = LoadResult(0.0, [], [], [])
+    indices = itertools.count()  # next() on it is atomic: each request index goes to one thread
+    deadline = time.monotonic() + seconds
+
+    def client():
+        while time.monotonic() < deadline:
+            index = next(indices)
+            if max_requests and index >= max_requests:
+                return
+            request = mix[index % len(mix)]
+            start = time.perf_counter()
+            try:
+                digest = output_digest(signatures[request.signature](**request.inputs))
+            except Exception as error:  # any failure is counted, and named in the report
+                result.errors.append(f"{request.label}: {type(error).__name__}: {describe_error(error)}")
+                continue
+            result.latencies.append(time.perf_counter() - start)
+            if digest != references[index % len(mix)]:
+                result.mismatches.append(request.label)
+
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def parse_sizes(values) -> list:
+    """`--load_sizes` as (width, height) pairs."""
+    sizes = []
+    for value in values:
+        try:
+            width, height = (int(side) for side in value.lower().split("x"))
+        except ValueError:
+            raise app.UsageError(f"--load_sizes: {value!r} is not WIDTHxHEIGHT, e.g. 1500x1000") from None
+        if width < 1 or height < 1:
+            raise app.UsageError(f"--load_sizes: {value!r} must have a positive width and height")
+        sizes.append((width, height))
+    if not sizes:
+        raise app.UsageError("--load_sizes: give at least one WIDTHxHEIGHT")
+    return sorted(sizes, key=lambda size: size[0] * size[1])
+
+
+def benchmark_load(concurrency: int, seconds: float, max_requests: int, sizes, tile_size: int) -> int:
+    """The load benchmark (see the module's doc); returns the exit code."""
+    config = LOAD_GENERATOR
+    tiling = tiling_for(config, tile_size)
+    largest = max(width * height for width, height in sizes)
+    keras.utils.set_random_seed(0)
+    with tempfile.TemporaryDirectory() as work_dir:
+        version_dir = export_saved_model(build_generator(config), config, work_dir, 1, tile_size=tile_size,
+                                         max_pixels=largest)
+        loaded = tf.saved_model.load(version_dir)  # its variables live as long as it does
+    signatures = loaded.signatures
+    mix = load_mix(sizes)
+    kinds = mix[:len(mix) // len(sizes)]
+    print(f"{cpu_description()}; {load_average()}")
+    print(f"{concurrency} threads for {seconds:g} s{f' or {max_requests} requests' if max_requests else ''}; "
+          f"x{config.scale} SRResNet ({config.num_residual_blocks} block, {config.num_filters} filters, "
+          f"random weights), {tiling.tile_size}-pixel tiles overlapping by {tiling.tile_overlap}; "
+          f"{len(mix)} requests in turn: "
+          f"{', '.join(f'{request.kind} ({request.signature})' for request in kinds)} at "
+          f"{', '.join(request.size for request in mix[::len(kinds)])}")
+    for request in kinds:  # warm-up: each kind of request once, at the smallest size
+        signatures[request.signature](**request.inputs)
+    warm_rss = peak_rss()  # exporting and loading may have used more than the warmed-up model holds
+    start = time.perf_counter()
+    references = [output_digest(signatures[request.signature](**request.inputs)) for request in mix]
+    print(f"sequential references: {len(mix)} requests in {time.perf_counter() - start:.1f} s")
+    tile_bytes = untiled_peak_estimate(config, tiling.tile_size)
+    image_bytes = largest * config.scale ** 2 * BYTES_PER_OUTPUT_PIXEL
+    bound = warm_rss + concurrency * (tile_bytes + image_bytes + BYTES_PER_CALL)
+    print(f"memory bound: {warm_rss / 1e9:.2f} GB after warm-up + {concurrency} x ("
+          f"{tile_bytes / 1e9:.3f} GB of a tile's activations + {image_bytes / 1e9:.3f} GB for the "
+          f"{largest * config.scale ** 2 / 1e6:.1f} M output pixels of the largest image at "
+          f"{BYTES_PER_OUTPUT_PIXEL} bytes + {BYTES_PER_CALL / 1e9:.3f} GB for the call) = "
+          f"{bound / 1e9:.2f} GB")
+    result = run_load(signatures, mix, references, concurrency, seconds, max_requests)
+    peak = peak_rss()
+    for error in result.errors[:5]:
+        print(f"error: {error}")
+    for label in sorted(set(result.mismatches)):
+        print(f"mismatch: {label} differed from its sequential output "
+              f"{result.mismatches.count(label)} time(s)")
+    within = peak <= bound
+    print(f"peak RSS {peak / 1e9:.2f} GB, {'within' if within else 'OVER'} the bound of "
+          f"{bound / 1e9:.2f} GB; {load_average()}")
+    requests = len(result.latencies) + len(result.errors)
+    p50, p99 = np.percentile(result.latencies, [50, 99]) * 1000 if result.latencies else (np.nan, np.nan)
+    print(f"concurrency {concurrency}: {requests} requests, {requests / result.seconds:.2f}/s, "
+          f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, peak RSS {peak / 1e9:.2f} GB, "
+          f"mismatches {len(result.mismatches)}, errors {len(result.errors)}")
+    return 0 if within and not result.mismatches and not result.errors else 1
+
+
 def main(argv):
     del argv
     f = flags.FLAGS
     if f.case_model:
         return run_case(f.case_model, f.case_size)
+    if f.concurrency is not None:
+        if f.seconds <= 0:
+            raise app.UsageError(f"--seconds={f.seconds} must be positive.")
+        return benchmark_load(f.concurrency, f.seconds, f.requests, parse_sizes(f.load_sizes),
+                              f.load_tile_size)
     config = GeneratorConfig()
     sizes = [256] if f.quick else [int(size) for size in f.sizes]
     print(f"{cpu_description()}; {load_average()}")
@@ -296,6 +489,15 @@ def _define_flags() -> None:
                         "exports --format compares.")
     flags.DEFINE_list("format", [], f"Exports whose runtimes are compared with the SavedModel: "
                       f"{', '.join(PORTABLE_EXPORTS)}, or all.")
+    flags.DEFINE_integer("concurrency", None, "Run only the load benchmark, with this many threads sending "
+                         "requests at once.", lower_bound=1)
+    flags.DEFINE_float("seconds", 60, "With --concurrency: how long the threads send requests.")
+    flags.DEFINE_integer("requests", 0, "With --concurrency: stop after this many requests (0: after "
+                         "--seconds).", lower_bound=0)
+    flags.DEFINE_list("load_sizes", ["16x16", "64x48", "240x160", "640x480", "1500x1000"],
+                      "With --concurrency: the sizes of the requests, WIDTHxHEIGHT.")
+    flags.DEFINE_integer("load_tile_size", DEFAULT_TILE_SIZE, "With --concurrency: the export's tile size.",
+                         lower_bound=1)
     flags.DEFINE_string("case_model", None, "Internal: run one case on this SavedModel (or 'keras') and print "
                         "JSON.")
     flags.DEFINE_integer("case_size", 0, "Internal: the case's input size.")
