@@ -28,7 +28,8 @@ from absl import app, flags
 
 from srgan_tf import pretrained
 from srgan_tf.common import commands
-from srgan_tf.common.image_files import READABLE_EXTENSIONS, find_images, plan_outputs
+from srgan_tf.common.image_files import (READABLE_EXTENSIONS, find_images, plan_outputs,
+                                         refuse_decompression_bombs)
 
 commands.quiet_tensorflow()  # before anything imports TensorFlow
 
@@ -62,6 +63,7 @@ def upscale_files(upscaler: Upscaler, outputs: Dict[str, str], keep_mode: bool =
     for image_path, output_path in outputs.items():
         try:
             # Both loaders' errors name the file.
+            refuse_decompression_bombs(image_path)
             image = load_image(image_path) if keep_mode else load_rgb(image_path)
         except ValueError as error:
             failures.append(str(error))

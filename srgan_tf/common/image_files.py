@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
@@ -96,6 +97,21 @@ def plan_outputs(images: Sequence[str], output_dir: str, suffix: str = "_sr",
             raise FileExistsError(f"{output} already exists; pass --overwrite to replace it.")
         outputs[image] = output
     return outputs
+
+
+def refuse_decompression_bombs(path: str) -> None:
+    """Raises ValueError naming `path` if its header declares more pixels than Pillow's decompression-bomb limit
+    (`Image.MAX_IMAGE_PIXELS`), before any decoder allocates them: a file of a few kilobytes can declare
+    billions of pixels, and TensorFlow's PNG decoder, unlike Pillow, has no limit of its own. A header that
+    Pillow cannot read is left for the decoder to refuse."""
+    try:
+        with warnings.catch_warnings(), open(path, "rb") as f:
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # Pillow warns up to twice the limit
+            Image.open(f).close()  # reads the header only
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
+        raise ValueError(f"{path}: refused before decoding: {error}") from None
+    except Exception:  # unreadable, or damaged (Pillow raises many types): the decoder names the file and why
+        pass
 
 
 # Pillow's modes of 16-bit (or 32-bit integer) grey, and the modes `pil_to_array` keeps as they are.

@@ -1,0 +1,51 @@
+"""Damaged image files: the decompression bombs that srgan-upscale decoded."""
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from srgan_tf import upscale
+
+
+def png_bomb(side: int) -> bytes:
+    """A black 1-bit PNG of side x side pixels, a few kilobytes on disk."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = zlib.compress(bytes(1 + (side + 7) // 8) * side, 9)
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+def jpeg_declaring(width: int, height: int) -> bytes:
+    """A small JPEG whose start of frame declares `width` x `height`."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(buffer, format="JPEG")
+    jpeg = bytearray(buffer.getvalue())
+    frame = jpeg.index(b"\xff\xc0")
+    jpeg[frame + 5:frame + 9] = struct.pack(">HH", height, width)
+    return bytes(jpeg)
+
+
+@pytest.mark.parametrize("name, data, message", [
+    # TensorFlow's PNG decoder has no limit: it decoded 100 million pixels.
+    ("bomb.png", png_bomb(10_000), "Image size (100000000 pixels) exceeds limit of 89478485 pixels"),
+    # Pillow's limit raised an error the command did not catch: a traceback, naming no file.
+    ("huge.jpg", jpeg_declaring(65535, 65535),
+     "Image size (4294836225 pixels) exceeds limit of 178956970 pixels"),
+])
+def test_srgan_upscale_refuses_a_decompression_bomb_by_name_before_decoding(tmp_path, monkeypatch, name, data,
+                                                                            message):
+    def decode(path):
+        raise AssertionError(f"{path} was decoded")
+
+    monkeypatch.setattr(upscale, "load_image", decode)
+    path = str(tmp_path / name)
+    with open(path, "wb") as f:
+        f.write(data)
+    failures = upscale.upscale_files(None, {path: str(tmp_path / "out.png")})  # no model: none gets that far
+    assert len(failures) == 1, failures
+    assert failures[0].startswith(f"{path}: refused before decoding: {message}"), failures
