@@ -1,6 +1,11 @@
-"""Damaged image files: the decompression bombs that srgan-upscale decoded."""
+"""Damaged image files: `tools/fuzz_serving.py` on a few hundred seeded cases, and the decompression bombs
+that srgan-upscale decoded."""
 import io
+import os
+import re
 import struct
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -8,6 +13,24 @@ import pytest
 from PIL import Image
 
 from srgan_tf import upscale
+
+FUZZ = os.path.join(os.path.dirname(__file__), "..", "..", "tools", "fuzz_serving.py")
+
+
+def test_damaged_files_crash_nothing_and_every_refusal_is_clear():
+    """300 seeded cases: serving refuses with INVALID_ARGUMENT, the commands with a message naming the file,
+    and nothing crashes, times out, takes too much memory or fails otherwise."""
+    run = subprocess.run([sys.executable, FUZZ, "--cases=300", "--seed=0"], capture_output=True, text=True,
+                         timeout=900)
+    lines = run.stdout.strip().splitlines()
+    assert run.returncode == 0, run.stdout + run.stderr
+    summary = re.fullmatch(r"fuzz: 300 cases: (\d+) upscaled, (\d+) refused, 0 crashed, 0 other errors",
+                           lines[-1])
+    assert summary, lines[-1]
+    assert int(summary[1]) > 0 and int(summary[2]) > 0  # some damage is harmless, most is refused
+    for target in ("serving_default", "srgan-upscale", "srgan-make-records"):
+        fed = re.search(rf"^{target}: (\d+) cases: .* 0 crashed, 0 other errors$", run.stdout, re.MULTILINE)
+        assert fed and int(fed[1]) > 0, (target, run.stdout)
 
 
 def png_bomb(side: int) -> bytes:
