@@ -100,13 +100,14 @@ def plan_outputs(images: Sequence[str], output_dir: str, suffix: str = "_sr",
 
 
 def refuse_decompression_bombs(path: str) -> None:
-    """Raises ValueError naming `path` if its header declares more pixels than Pillow's decompression-bomb limit
-    (`Image.MAX_IMAGE_PIXELS`), before any decoder allocates them: a file of a few kilobytes can declare
+    """Raises ValueError naming `path` if its header declares more pixels than Pillow's decompression-bomb
+    limit (`Image.MAX_IMAGE_PIXELS`), before any decoder allocates them: a file of a few kilobytes can declare
     billions of pixels, and TensorFlow's PNG decoder, unlike Pillow, has no limit of its own. A header that
     Pillow cannot read is left for the decoder to refuse."""
     try:
         with warnings.catch_warnings(), open(path, "rb") as f:
-            warnings.simplefilter("error", Image.DecompressionBombWarning)  # Pillow warns up to twice the limit
+            # Pillow warns up to twice its limit, and refuses more.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
             Image.open(f).close()  # reads the header only
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
         raise ValueError(f"{path}: refused before decoding: {error}") from None

@@ -202,9 +202,9 @@ class SuperResolutionModule(tf.Module):
         encoded = self._check_size(encoded, tf.stack([height, width]), name)
         # Only a GIF decodes more than its size (all its frames), so only a GIF fails here.
         return _after([tf.debugging.Assert(decoded <= self.max_pixels, [_text(
-            name, " is a GIF whose frames hold ", decoded, f" pixels in all, over the limit of {self.max_pixels} "
-            "this model was exported with (--max_pixels): every frame is decoded, though only the first is "
-            "upscaled")])], encoded), formats
+            name, " is a GIF whose frames hold ", decoded, " pixels in all, over the limit of ",
+            f"{self.max_pixels} this model was exported with (--max_pixels): every frame is decoded, though "
+            "only the first is upscaled")])], encoded), formats
 
     def _upscale(self, image: tf.Tensor) -> tf.Tensor:
         """uint8 or uint16 `[H, W, 3]` to `[scale*H, scale*W, 3]` of the same dtype, tile by tile (BatchNorm
