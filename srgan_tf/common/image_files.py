@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
@@ -97,6 +97,29 @@ def plan_outputs(images: Sequence[str], output_dir: str, suffix: str = "_sr",
             raise FileExistsError(f"{output} already exists; pass --overwrite to replace it.")
         outputs[image] = output
     return outputs
+
+
+def png_chunks(data: bytes) -> List[Tuple[int, int]]:
+    """The (start, end) byte spans of the chunks of PNG `data`, as their length fields lay them out."""
+    spans, position = [], len(PNG_SIGNATURE)
+    while position + 12 <= len(data):
+        end = position + 12 + int.from_bytes(data[position:position + 4], "big")
+        spans.append((position, min(end, len(data))))
+        position = end
+    return spans
+
+
+_PNG_CRITICAL_CHUNKS = (b"IHDR", b"PLTE", b"IDAT", b"IEND")
+
+
+def png_chunks_tensorflow_refuses(data: bytes) -> Optional[str]:
+    """What, in the chunks of PNG `data`, TensorFlow's decoder (libpng) refuses though Pillow reads it: an
+    IHDR that is not the first chunk and the only one, or a critical chunk it does not know. None if nothing."""
+    kinds = [data[start + 4:start + 8] for start, _ in png_chunks(data)]
+    if kinds[:1] != [b"IHDR"] or kinds.count(b"IHDR") > 1:
+        return "its IHDR chunk is not the first and only one"
+    unknown = [kind for kind in kinds if kind[:1].isupper() and kind not in _PNG_CRITICAL_CHUNKS]
+    return f"an unknown critical chunk {unknown[0]!r}" if unknown else None
 
 
 def refuse_decompression_bombs(path: str) -> None:

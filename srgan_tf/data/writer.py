@@ -1,8 +1,9 @@
 """Writes a source's images as sharded TFRecords plus one JSON manifest per split.
 
-Files are read and validated by worker processes (`record_images`, no TensorFlow); this process
-serializes the examples and deals them round-robin to the shards, so shards differ by at most one example
-and the output depends only on the input, not on the number of workers.
+Files are read and validated by worker processes (`record_images`, no TensorFlow); this process skips
+PNGs whose bytes would be kept though TensorFlow's decoder refuses their chunks, serializes the examples and
+deals them round-robin to the shards, so shards differ by at most one example and the output depends only
+on the input, not on the number of workers.
 
 A split is replaced atomically enough for readers: its new shards are written into a temporary folder and
 renamed into place only once all are complete; the split's old shards are removed after that, and the
@@ -19,13 +20,14 @@ import multiprocessing
 import os
 import shutil
 import tempfile
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, TextIO, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, TextIO, Tuple, Union
 
 import tensorflow as tf
 from absl import logging
 
 from srgan_tf.common.console import ProgressBar
 from srgan_tf.common.files import write_text_atomic
+from srgan_tf.common.image_files import png_chunks_tensorflow_refuses
 from srgan_tf.data import schema
 from srgan_tf.data.images import RecordImage, Skipped, read_record_image
 from srgan_tf.data.sources import ImageFile, SourceError, list_source
@@ -121,6 +123,17 @@ def _image_reader(num_workers: int, min_size: int) -> Iterator[Callable[[List[Im
         executor.shutdown(cancel_futures=True)
 
 
+def _decodable_in_training(image_file: ImageFile,
+                           result: Union[RecordImage, Skipped]) -> Union[RecordImage, Skipped]:
+    """`result`, or Skipped if it keeps PNG bytes whose chunks Pillow read but TensorFlow's decoder refuses:
+    training would stop at that record."""
+    if isinstance(result, RecordImage) and result.image_format == "png" and not result.converted:
+        refused = png_chunks_tensorflow_refuses(result.encoded)
+        if refused:
+            return Skipped(image_file.path, f"a PNG TensorFlow cannot decode: {refused}")
+    return result
+
+
 def _write_split(split: str, files: List[ImageFile], results: Iterable, output_dir: str, num_shards: int,
                  gzip: bool, stream: Optional[TextIO]) -> Tuple[List[str], _SplitStats]:
     """Writes one split's shards; returns (shard names, stats). Changes nothing if no image is usable."""
@@ -128,7 +141,8 @@ def _write_split(split: str, files: List[ImageFile], results: Iterable, output_d
     progress = ProgressBar(len(files), label=split, stream=stream)
     shards = _ShardSet(output_dir, split, num_shards, gzip)
     try:
-        for result in results:
+        for image_file, result in zip(files, results):
+            result = _decodable_in_training(image_file, result)
             if isinstance(result, Skipped):
                 progress.break_line()
                 logging.warning("Skipped %s: %s", result.path, result.reason)

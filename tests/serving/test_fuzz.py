@@ -1,5 +1,5 @@
-"""Damaged image files: `tools/fuzz_serving.py` on a few hundred seeded cases, and the decompression bombs
-that srgan-upscale decoded."""
+"""Damaged image files: `tools/fuzz_serving.py` on a few hundred seeded cases, and what it found: the
+decompression bombs srgan-upscale decoded, the PNGs srgan-make-records wrote that training cannot decode."""
 import io
 import os
 import re
@@ -10,9 +10,13 @@ import zlib
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 from srgan_tf import upscale
+from srgan_tf.common.image_files import png_chunks
+from srgan_tf.data import schema
+from srgan_tf.data.writer import write_records
 
 FUZZ = os.path.join(os.path.dirname(__file__), "..", "..", "tools", "fuzz_serving.py")
 
@@ -72,3 +76,27 @@ def test_srgan_upscale_refuses_a_decompression_bomb_by_name_before_decoding(tmp_
     failures = upscale.upscale_files(None, {path: str(tmp_path / "out.png")})  # no model: none gets that far
     assert len(failures) == 1, failures
     assert failures[0].startswith(f"{path}: refused before decoding: {message}"), failures
+
+
+def test_srgan_make_records_skips_a_png_that_pillow_reads_and_training_cannot_decode(tmp_path, make_image):
+    """libpng, TensorFlow's PNG decoder, refuses a second IHDR chunk and unknown critical chunks; Pillow reads
+    past them, so such a PNG's bytes were kept as they were, and training stopped at its record."""
+    valid = io.BytesIO()
+    Image.fromarray(make_image(24, 32)).save(valid, format="PNG")
+    valid = valid.getvalue()
+    (ihdr_start, ihdr_end), *_ = png_chunks(valid)
+    ihdr = valid[ihdr_start:ihdr_end]
+    unknown = struct.pack(">I", 2) + b"ABCD" + b"xx" + struct.pack(">I", zlib.crc32(b"ABCDxx"))
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for name, data in {"valid.png": valid, "two_headers.png": valid[:ihdr_end] + ihdr + valid[ihdr_end:],
+                       "unknown_chunk.png": valid[:ihdr_end] + unknown + valid[ihdr_end:]}.items():
+        (folder / name).write_bytes(data)
+    manifest = write_records("folder", str(folder), str(tmp_path / "records"), num_shards=1)["train"]
+    assert {os.path.basename(skip["path"]): skip["reason"] for skip in manifest["skipped"]} == {
+        "two_headers.png": "a PNG TensorFlow cannot decode: its IHDR chunk is not the first and only one",
+        "unknown_chunk.png": "a PNG TensorFlow cannot decode: an unknown critical chunk b'ABCD'"}
+    records = tf.data.TFRecordDataset(str(tmp_path / "records" / manifest["shards"][0]))
+    decoded = [tf.io.decode_png(tf.io.parse_single_example(record, schema.FEATURES)["image/encoded"])
+               for record in records]
+    assert [image.shape for image in decoded] == [(24, 32, 3)]
