@@ -17,9 +17,9 @@ Each case ends in one of:
   other     anything else: another error, a refusal naming no file, a record TensorFlow cannot decode,
             more than --case_seconds, or more memory than a case may take.
 Serving cases run in a worker process, one at a time; when one kills the worker, that case is counted as
-crashed and a new worker runs the rest. A command that dies or runs out of time on a batch is run again on
-each of the batch's files alone, so the file that did it is the one counted. Exits with 1 if any case
-crashed or ended in another error; the last line is
+crashed and a new worker runs the rest. A command that dies, runs out of time or fails otherwise on a batch
+is run again on each half of the batch, down to the file that did it, which is the one counted. Exits with 1
+if any case crashed or ended in another error; the last line is
     fuzz: N cases: <a> upscaled, <r> refused, <c> crashed, <o> other errors
 """
 from __future__ import annotations
@@ -45,7 +45,7 @@ import numpy as np
 from absl import app, flags
 from PIL import Image
 
-from srgan_tf.common.image_files import PNG_SIGNATURE
+from srgan_tf.common.image_files import PNG_SIGNATURE, png_chunks
 
 UPSCALED, REFUSED, CRASHED, OTHER = "upscaled", "refused", "crashed", "other"
 SERVING, UPSCALE, MAKE_RECORDS = "serving_default", "srgan-upscale", "srgan-make-records"
@@ -139,15 +139,6 @@ def valid_files(seed: int) -> Dict[str, bytes]:
 EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "BMP": ".bmp", "GIF": ".gif"}
 
 # Where each format's parts are: (start, end) byte spans that a mutation may drop or repeat.
-
-
-def png_chunks(data: bytes) -> List[tuple]:
-    spans, position = [], len(PNG_SIGNATURE)
-    while position + 12 <= len(data):
-        end = position + 12 + int.from_bytes(data[position:position + 4], "big")
-        spans.append((position, min(end, len(data))))
-        position = end
-    return spans
 
 
 def jpeg_segments(data: bytes) -> List[tuple]:
@@ -429,13 +420,13 @@ def run_in_batches(cases: List[Case], batch_size: int,
                    run_batch: Callable[[List[Case]], Optional[tuple]]) -> None:
     """`run_batch` sets the outcome of each case of a batch, or returns (outcome, detail) when its command
     died, ran out of time or took too much memory. Then, or when a case ended in another error (a command
-    stopped by one file leaves the others unanswered), each case of the batch runs alone: the file that does
-    it is the one counted."""
+    stopped by one file leaves the others unanswered), each half of the batch runs again, down to the file
+    that does it, which is the one counted."""
     for start in range(0, len(cases), batch_size):
         batch = cases[start:start + batch_size]
         failure = run_batch(batch)
         if len(batch) > 1 and (failure or any(case.outcome == OTHER for case in batch)):
-            run_in_batches(batch, 1, run_batch)
+            run_in_batches(batch, (len(batch) + 1) // 2, run_batch)
         elif failure:
             batch[0].outcome, batch[0].detail = failure
 
