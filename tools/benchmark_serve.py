@@ -27,8 +27,8 @@ PSNR of random weights says little), else the random paper generator.
 signatures of one export of a small generator (random weights) for `--seconds`, cycling through a mix of
 requests (every `--load_sizes` size as RGB pixels, and as RGB PNG, JPEG, grey PNG, RGBA PNG and 16-bit PNG
 bytes). Every output must be the one the same request gave sequentially, before the threads started; no
-request may fail; and the peak resident memory must stay within the bound the tile plan gives: the RSS after
-warm-up plus N times one request's (a tile's activations and the largest image's buffers). It prints
+request may fail; and the peak resident memory must stay within the bound the tile plan gives: the peak up to
+the warm-up plus N times one request's (a tile's activations and the largest image's buffers). It prints
 requests/s, p50 and p99 latency and peak RSS, and exits with 1 if an output differed, a request failed or
 the bound was passed.
 """
@@ -411,7 +411,7 @@ def benchmark_load(concurrency: int, seconds: float, max_requests: int, sizes, t
     tile_bytes = untiled_peak_estimate(config, tiling.tile_size)
     image_bytes = largest * config.scale ** 2 * BYTES_PER_OUTPUT_PIXEL
     bound = warm_rss + concurrency * (tile_bytes + image_bytes + BYTES_PER_CALL)
-    print(f"memory bound: {warm_rss / 1e9:.2f} GB after warm-up + {concurrency} x ("
+    print(f"memory bound: {warm_rss / 1e9:.2f} GB (the peak up to the warm-up) + {concurrency} x ("
           f"{tile_bytes / 1e9:.3f} GB of a tile's activations + {image_bytes / 1e9:.3f} GB for the "
           f"{largest * config.scale ** 2 / 1e6:.1f} M output pixels of the largest image at "
           f"{BYTES_PER_OUTPUT_PIXEL} bytes + {BYTES_PER_CALL / 1e9:.3f} GB for the call) = "
