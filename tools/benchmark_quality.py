@@ -18,7 +18,8 @@ averaged over the folder's images; bicubic's, which is the floor a trained model
 28.43 dB); and the gain over it. Minutes are training time only, the time spent inside the training loop:
 evaluations are not counted, but the first loop call's tracing and XLA compilation, and the input pipeline's
 start, are (a real run pays them too). Steps/s is over the steps since the previous evaluation. Evaluations
-happen between calls of `--steps_per_loop` steps: lower it for a finer curve with a large network.
+happen between calls of `--steps_per_loop` steps: lower it for a finer curve with a large network. Each
+evaluation also saves a checkpoint in the model dir (the last `--keep_checkpoints` are kept).
 """
 from __future__ import annotations
 
@@ -331,12 +332,17 @@ def main(argv):
     upscaler = upscalers.from_generator(trainer.eval_generator, config.generator, label)
     eval_config = scoring.EvalConfig(scale=config.generator.scale)
     curve = Curve(label, cpu, FLAGS.output_dir)
-    first_call = train_and_evaluate(
-        trainer, iterator, FLAGS.minutes, FLAGS.eval_minutes,
-        lambda seconds, rate: curve.evaluate(upscaler, benchmarks, eval_config, seconds,
-                                             int(trainer.step.numpy()), rate))
-    saved = trainer.save_checkpoint()
-    print(f"saved {saved}" if saved else "no checkpoint saved: the weights are not finite")
+
+    def evaluate_and_save(seconds: float, rate: Optional[float]) -> None:
+        """A point of the curve, and its checkpoint: every point can be resumed, exported or shipped, and a
+        long run whose last weights are not finite keeps the points before."""
+        step = int(trainer.step.numpy())
+        curve.evaluate(upscaler, benchmarks, eval_config, seconds, step, rate)
+        saved = trainer.save_checkpoint()
+        print(f"saved {saved}" if saved else f"step {step}: no checkpoint saved: the weights are not finite",
+              flush=True)
+
+    first_call = train_and_evaluate(trainer, iterator, FLAGS.minutes, FLAGS.eval_minutes, evaluate_and_save)
     print(f"the first training loop call took {first_call:.1f} s (tracing, XLA compilation, input pipeline "
           f"start), counted in the minutes")
     print(f"wrote {curve.csv_path} and {curve.png_path}")
