@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import math
 import os
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -146,13 +146,23 @@ def _pinv(matrix: np.ndarray) -> np.ndarray:
     return (vt[keep].T / s[keep]) @ u[:, keep].T
 
 
+def size_problem(height: int, width: int, where: str = "") -> Optional[str]:
+    """Why NIQE cannot score an image of this size (fewer than MIN_BLOCKS whole blocks), or None; `where`
+    follows the size in the message (e.g. which border was removed)."""
+    blocks = max(height // BLOCK, 0) * max(width // BLOCK, 0)
+    if blocks >= MIN_BLOCKS:
+        return None
+    return (f"{width}x{height}{where} holds {blocks} whole {BLOCK}x{BLOCK} block(s); NIQE needs at least "
+            f"{MIN_BLOCKS}")
+
+
 def niqe_of_luminance(y: np.ndarray) -> float:
     """NIQE of a float64 luminance image in [0, 255], border already removed. Raises ImageTooSmall if it
     holds fewer than MIN_BLOCKS whole blocks."""
+    problem = size_problem(*y.shape[:2])
+    if problem:
+        raise ImageTooSmall(problem + ".")
     rows, cols = y.shape[0] // BLOCK, y.shape[1] // BLOCK
-    if rows * cols < MIN_BLOCKS:
-        raise ImageTooSmall(f"{y.shape[1]}x{y.shape[0]} holds {rows * cols} whole {BLOCK}x{BLOCK} block(s); "
-                            f"NIQE needs at least {MIN_BLOCKS}.")
     mean_pristine, cov_pristine, window = pristine_model()
     image = y[:rows * BLOCK, :cols * BLOCK]
     features = []

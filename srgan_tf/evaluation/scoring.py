@@ -110,11 +110,7 @@ def niqe_size_problem(hr: np.ndarray, config: EvalConfig) -> Optional[str]:
     if not config.niqe:
         return None
     height, width = (side - 2 * config.border for side in hr.shape[:2])
-    blocks = max(height // niqe_metric.BLOCK, 0) * max(width // niqe_metric.BLOCK, 0)
-    if blocks >= niqe_metric.MIN_BLOCKS:
-        return None
-    return (f"{width}x{height} after the {config.border}-pixel border holds {blocks} whole "
-            f"{niqe_metric.BLOCK}x{niqe_metric.BLOCK} block(s); NIQE needs {niqe_metric.MIN_BLOCKS}")
+    return niqe_metric.size_problem(height, width, f" after the {config.border}-pixel border")
 
 
 @dataclasses.dataclass(frozen=True)
