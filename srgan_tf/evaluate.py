@@ -37,7 +37,7 @@ from srgan_tf import config_flags  # noqa: E402
 from srgan_tf.config import DegradationConfig  # noqa: E402
 from srgan_tf.evaluation import report, scoring, table  # noqa: E402
 from srgan_tf.evaluation.image_pairs import find_benchmarks  # noqa: E402
-from srgan_tf.evaluation.upscalers import load_upscaler  # noqa: E402
+from srgan_tf.evaluation.upscalers import BICUBIC, load_upscaler, self_ensemble  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -55,6 +55,9 @@ def _define_flags() -> None:
     config_flags.define_flags([scoring.EvalConfig, DegradationConfig])
     flags.adopt_module_key_flags(config_flags)  # so that --help lists them
     flags.DEFINE_string("output_dir", None, "Where to write CSV, JSON and comparison pictures.")
+    flags.DEFINE_bool("self_ensemble", False, "Also score each model (not bicubic) on the 8 flips and rotations "
+                                              "of its input, averaged (EDSR's '+'), as a row of its own named "
+                                              "<label>+: papers report it apart from the model.")
     commands.define_tiling_flags(checkpoints_only=True)
     flags.mark_flags_as_required(["model", "hr_dir"])
 
@@ -69,6 +72,8 @@ def main(argv):
         benchmarks = find_benchmarks(FLAGS.hr_dir, FLAGS.lr_dir, config.scale)
         tiling = dict(tile_size=FLAGS.tile_size, tile_overlap=FLAGS.tile_overlap, max_pixels=FLAGS.max_pixels)
         upscalers = [load_upscaler(model, config.scale, **tiling) for model in model_list(FLAGS.model)]
+        if FLAGS.self_ensemble:
+            upscalers = with_self_ensembles(upscalers)
     except (FileNotFoundError, ValueError) as error:
         raise app.UsageError(str(error)) from error
     labels = [upscaler.label for upscaler in upscalers]
@@ -96,6 +101,12 @@ def main(argv):
         print("No image could be evaluated.", file=sys.stderr)
         return 1
     return 0
+
+
+def with_self_ensembles(upscalers: list) -> list:
+    """Each model followed by its self-ensemble; bicubic has none."""
+    return [each for upscaler in upscalers
+            for each in ([upscaler] if upscaler.name == BICUBIC else [upscaler, self_ensemble(upscaler)])]
 
 
 def model_list(values) -> list:

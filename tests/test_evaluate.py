@@ -58,13 +58,15 @@ def test_cli_fails_when_nothing_could_be_evaluated(tmp_path):
     assert f"{broken / 'garbage.png'}: not a readable image" in result.stdout
 
 
-def test_several_models_are_compared_in_one_picture_a_summary_and_a_report_each(tmp_path, tiny_model,
-                                                                                 make_image):
+def test_several_models_are_compared_in_one_picture_a_summary_and_a_report_each_and_self_ensembled(
+        tmp_path, tiny_model, make_image):
     model_dir, _ = tiny_model
     hr_dir = write_folder(tmp_path / "HR", {"photo.png": make_image(40, 44, seed=3)})
     output_dir = tmp_path / "out"
-    result, twice = run_cli([f"--model={model_dir},bicubic", f"--hr_dir={hr_dir}", f"--output_dir={output_dir}"],
-                            ["--model=bicubic,bicubic", f"--hr_dir={hr_dir}"])
+    result, twice, ensembled = run_cli(
+        [f"--model={model_dir},bicubic", f"--hr_dir={hr_dir}", f"--output_dir={output_dir}"],
+        ["--model=bicubic,bicubic", f"--hr_dir={hr_dir}"],
+        [f"--model=bicubic,{model_dir}", f"--hr_dir={hr_dir}", "--self_ensemble", f"--output_dir={tmp_path / 'x8'}"])
     assert result.returncode == 0, result.stderr
     label = os.path.basename(model_dir)
     (summary,) = [line for line in result.stdout.splitlines() if line.startswith("HR x4 mean PSNR / SSIM")]
@@ -78,6 +80,8 @@ def test_several_models_are_compared_in_one_picture_a_summary_and_a_report_each(
     assert picture.shape[1] == 5 * 44 + 4 * pictures.GAP  # LR | bicubic | model | bicubic | HR
 
     assert twice.returncode != 0 and "labels (last parts of their paths) must differ" in twice.stderr
+    assert ensembled.returncode == 0, ensembled.stderr
+    assert [row["model"] for row in read_table(tmp_path / "x8")] == ["bicubic", label, f"{label}+"]
 
 
 def read_table(output_dir):

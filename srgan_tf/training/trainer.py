@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import keras
 import tensorflow as tf
@@ -227,6 +227,11 @@ class Trainer:
     def weights_finite(self) -> tf.Tensor:
         return tf.reduce_all([tf.reduce_all(tf.math.is_finite(w)) for n in self._networks for w in n.weights])
 
+    def non_finite_weight_names(self) -> List[str]:
+        """The paths of the weights holding a NaN or an infinity, to say where a divergence struck."""
+        return [w.path for n in self._networks for w in n.weights
+                if not bool(tf.reduce_all(tf.math.is_finite(w)))]
+
     def fingerprint(self) -> str:
         return checkpointing.weights_fingerprint(self.generator.weights)
 
@@ -253,7 +258,8 @@ class Trainer:
         """
         step = int(self.step.numpy())
         if not self.weights_finite():
-            logging.warning("step %d: weights are not finite; no checkpoint saved.", step)
+            logging.warning("step %d: weights are not finite (%s); no checkpoint saved.", step,
+                            ", ".join(self.non_finite_weight_names()))
             return None
         try:
             path = self.manager.save(checkpoint_number=step)

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from srgan_tf.common import imaging
-from srgan_tf.evaluation.upscalers import Upscaler, load_upscaler
+from srgan_tf.evaluation.upscalers import Upscaler, load_upscaler, self_ensemble
 
 
 class PixelModule(tf.Module):
@@ -56,3 +56,31 @@ def test_model_argument_errors_are_named(tiny_model, make_image):
         same_size(make_image(8, 8))
     with pytest.raises(ValueError, match="identity has no 16-bit path"):
         same_size.upscale16(make_image(8, 8).astype(np.uint16))
+
+
+def _nearest_x2(lr):
+    return lr.repeat(2, axis=0).repeat(2, axis=1)
+
+
+def test_self_ensemble_turns_every_output_back():
+    """A model that commutes with flips and rotations (nearest neighbour) gives its own output: each of the 8
+    outputs was turned back to the input's orientation (a non-square image would not even fit otherwise)."""
+    lr = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    ensemble = self_ensemble(Upscaler("nearest", 2, _nearest_x2, label="nearest"))
+    np.testing.assert_array_equal(ensemble(lr), _nearest_x2(lr))
+    assert (ensemble.name, ensemble.label) == ("nearest+", "nearest+")
+
+
+def test_self_ensemble_averages_what_depends_on_orientation():
+    """A model that brightens its output's top-left pixel by 80: averaged over the 8 orientations, each of the
+    4 corners gets 2 of them, +20."""
+    def marked(lr):
+        sr = _nearest_x2(lr)
+        sr[0, 0] += 80
+        return sr
+
+    lr = np.full((3, 4, 3), 100, np.uint8)
+    sr = self_ensemble(Upscaler("marked", 2, marked))(lr)
+    expected = np.full((6, 8, 3), 100, np.uint8)
+    expected[[0, 0, -1, -1], [0, -1, 0, -1]] = 120
+    np.testing.assert_array_equal(sr, expected)
