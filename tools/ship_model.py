@@ -88,6 +88,23 @@ def main(argv):
     write_text_atomic(catalog_path, json.dumps({"models": [m.to_json() for m in models.values()]}, indent=2) + "\n")
     print(f"wrote {entry.path} ({len(data) / 1e6:.2f} MB, {entry.parameters} parameters, step {step}) and "
           f"its entry in {catalog_path}")
+    print("\nThe README's model table:\n" + model_table(models.values()))
+
+
+def model_table(models) -> str:
+    """The README's table of the shipped models, as markdown: what a reader compares them by."""
+    benchmarks = ("Set5", "Set14", "BSD100")
+    rows = ["| model | parameters | file | " + " | ".join(f"{b} PSNR / SSIM" for b in benchmarks)
+            + " | BSD100 NIQE | training |",
+            "|---|---:|---:|" + "---|" * len(benchmarks) + "---:|---|"]
+    for model in models:
+        cells = [f"{model.scores[b]['psnr']:.2f} / {model.scores[b]['ssim']:.4f}" for b in benchmarks]
+        recipe = model.recipe
+        rows.append(f"| `{model.name}` | {model.parameters / 1e6:.2f} M | "
+                    f"{os.path.getsize(model.path) / 1e6:.1f} MB | " + " | ".join(cells)
+                    + f" | {model.scores['BSD100']['niqe']:.2f} | {recipe['training_minutes']:g} min, "
+                    f"{recipe['steps']:,} steps, `{recipe['flagfile']}` |")
+    return "\n".join(rows)
 
 
 if __name__ == "__main__":
