@@ -43,6 +43,8 @@ flags.DEFINE_string("summary", None, "One line for --list_models: what the model
 flags.DEFINE_string("flagfile_used", None, "The training flagfile (recorded).", required=True)
 flags.DEFINE_string("command", None, "The command that trained it (recorded).", required=True)
 flags.DEFINE_float("training_minutes", None, "Training time in minutes (recorded).", required=True)
+flags.DEFINE_string("starts_from", "", "The shipped model this one was trained on from (a GAN phase's PSNR "
+                    "model), whose training time and steps come on top (recorded).")
 flags.DEFINE_list("hr_dir", [os.path.join(SHARED, name) for name in ("Set5", "Set14", "BSD100")],
                   "Benchmark folders scored and recorded.")
 flags.DEFINE_float("max_psnr_change", 0.01, "Largest PSNR change (dB) float16 weights may cause.")
@@ -57,13 +59,17 @@ def _checked_name(name: str) -> str:
 def main(argv):
     del argv
     name = _checked_name(FLAGS.name)
+    if FLAGS.starts_from and FLAGS.starts_from not in pretrained.names():
+        raise app.UsageError(f"--starts_from={FLAGS.starts_from!r} is no shipped model: "
+                             f"{', '.join(pretrained.names()) or 'none is shipped'}.")
     trained, config, step = load_generator(FLAGS.model_dir)
     data = pretrained.weights_bytes(trained.get_weights())
     entry = pretrained.ShippedModel(
         name=name, summary=FLAGS.summary, file=f"{name}.npz", sha256=hashlib.sha256(data).hexdigest(),
         generator=config, parameters=int(trained.count_params()),
         recipe={"flagfile": FLAGS.flagfile_used, "command": FLAGS.command, "cpu": cpu_description(),
-                "training_minutes": FLAGS.training_minutes, "steps": step},
+                "training_minutes": FLAGS.training_minutes, "steps": step,
+                **({"starts_from": FLAGS.starts_from} if FLAGS.starts_from else {})},
         scores={})
     shipped = build_generator(config)
     shipped.set_weights([w.astype("float16").astype("float32") for w in trained.get_weights()])
@@ -100,10 +106,11 @@ def model_table(models) -> str:
     for model in models:
         cells = [f"{model.scores[b]['psnr']:.2f} / {model.scores[b]['ssim']:.4f}" for b in benchmarks]
         recipe = model.recipe
+        start = f" from `{recipe['starts_from']}`" if recipe.get("starts_from") else ""
         rows.append(f"| `{model.name}` | {model.parameters / 1e6:.2f} M | "
                     f"{os.path.getsize(model.path) / 1e6:.1f} MB | " + " | ".join(cells)
                     + f" | {model.scores['BSD100']['niqe']:.2f} | {recipe['training_minutes']:g} min, "
-                    f"{recipe['steps']:,} steps, `{recipe['flagfile']}` |")
+                    f"{recipe['steps']:,} steps{start}, `{recipe['flagfile']}` |")
     return "\n".join(rows)
 
 
