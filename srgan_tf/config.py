@@ -470,7 +470,7 @@ class RuntimeConfig(Settings):
 @dataclasses.dataclass(frozen=True)
 class BookkeepingConfig(Settings):
     """Where a run keeps its state, how often it logs, evaluates and saves, and when it rolls back
-    (RELIABILITY.md)."""
+    (docs/reliability.md)."""
 
     model_dir: str = setting("", "Where checkpoints, summaries and model_config.json go.")
     init_checkpoint: str = setting("", "Generator weights to start from (a pretrain model dir or checkpoint).")

@@ -1,6 +1,6 @@
 """Choosing the numeric precision and XLA compilation for the devices found.
 
-`auto` follows what `tools/benchmark_train.py` measured (README, "Benchmarks"):
+`auto` follows what `tools/benchmark_train.py` measured (docs/benchmarks.md):
 - GPUs: mixed_float16 (tensor cores) with XLA, as the field trains.
 - CPUs with native bfloat16 (AVX512_BF16 or AMX): mixed_bfloat16, which trains to the float32 PSNR
   (`tools/benchmark_precision.py`) at up to twice its speed.

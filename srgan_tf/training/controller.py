@@ -1,5 +1,5 @@
 """The outer training loop, as in tensorflow/models' orbit: train in loops of steps, and between loops run
-the actions that are due (see actions.py; RELIABILITY.md for signals and divergence)."""
+the actions that are due (see actions.py; docs/reliability.md for signals and divergence)."""
 from __future__ import annotations
 
 import contextlib

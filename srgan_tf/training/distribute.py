@@ -31,7 +31,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     """
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
-            raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable (see README).")
+            raise ValueError("--strategy=multi_worker needs TF_CONFIG in the environment (docs/training.md).")
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
     cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
