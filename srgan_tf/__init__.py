@@ -11,8 +11,6 @@ srgan_tf`):
 
 __version__ = "0.1.0"
 
-SUPPORTED_SCALES = (2, 4, 8)
-
 
 def load_upscaler(model: str, **options):
     """An `Upscaler` of `model`: a shipped model's name (`srgan_tf.pretrained.names()`), a SavedModel, a

@@ -14,7 +14,8 @@ import math
 import typing
 from typing import Dict, Optional, Tuple
 
-from srgan_tf import SUPPORTED_SCALES
+from srgan_tf.registry import (ADVERSARIAL_LOSSES, DEGRADATIONS, DISCRIMINATORS, GENERATORS, PIXEL_LOSSES, TASKS,
+                               Registry)
 
 # Names used by the papers for the VGG19 feature maps, mapped to Keras layer names: "vgg<i><j>" is the j-th
 # convolution of block i (before the i-th max-pooling), after its ReLU; SRGAN's "vgg54" is block5_conv4.
@@ -24,6 +25,8 @@ VGG19_BLOCKS = (2, 2, 4, 4, 4)  # convolutions in each block
 VGG_LAYERS = {f"vgg{block}{conv}": f"block{block}_conv{conv}"
               for block, convolutions in enumerate(VGG19_BLOCKS, start=1) for conv in range(1, convolutions + 1)}
 VGG_LAYERS.update({name + BEFORE_RELU: layer for name, layer in list(VGG_LAYERS.items())})
+
+SUPPORTED_SCALES = (2, 4, 8)
 
 
 def _parse_vgg_layer_weights(text: str) -> Tuple[Tuple[str, float], ...]:
@@ -54,10 +57,11 @@ def _parse_vgg_layer_weights(text: str) -> Tuple[Tuple[str, float], ...]:
 
 
 def setting(default, help: str, choices=None, lower_bound=None):
-    """A configuration field: its default, the help its flag shows, and the values it may take."""
+    """A configuration field: its default, the help its flag shows, and the values it may take (a registry's
+    names are read when a value is checked, so that an implementation registered later is accepted)."""
     metadata = {"help": help}
     if choices is not None:
-        metadata["choices"] = tuple(choices)
+        metadata["choices"] = choices if isinstance(choices, Registry) else tuple(choices)
     if lower_bound is not None:
         metadata["lower_bound"] = lower_bound
     return dataclasses.field(default=default, metadata=metadata)
@@ -109,7 +113,6 @@ class DataConfig(Settings):
                                       "evaluation's) are.")
 
 
-USM_RADIUS = 25  # of the Gaussian that --usm_hr sharpens with (Real-ESRGAN's 51-pixel, sigma 8)
 KERNEL_FAMILIES = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso")
 RESIZE_DIRECTIONS = ("up", "down", "keep")
 _FAMILIES_HELP = ", ".join(KERNEL_FAMILIES)
@@ -147,7 +150,7 @@ class DegradationConfig(Settings):
 
     degradation: str = setting("bicubic", "bicubic: LR is the antialiased bicubic downscale of HR; realesrgan: "
                                           "Real-ESRGAN's random second-order degradation, seeded by --seed.",
-                               choices=("bicubic", "realesrgan"))
+                               choices=DEGRADATIONS)
     usm_hr: bool = setting(False, "realesrgan: sharpen the HR target by unsharp masking (Real-ESRGAN's gt_usm) "
                                   "and degrade the sharpened patch.")
     blur_kernel_size: int = setting(21, "Largest blur and sinc kernel; each is drawn from the odd sizes 7 to this "
@@ -223,44 +226,13 @@ class DegradationConfig(Settings):
         """The odd kernel sizes drawn from: Real-ESRGAN's 7 to 21."""
         return tuple(range(min(7, self.blur_kernel_size), self.blur_kernel_size + 1, 2))
 
-    def _filtered_sizes(self, side: int, scale: int) -> Dict[str, int]:
-        """The smallest image each kernel may filter, by what it is, for HR images of `side` pixels."""
-        sizes = {"the HR image": side}
-        if self.second_blur_prob:
-            shrink = self.resize_range[0] if self.resize_prob[1] else 1.0
-            sizes[f"the first resize's smallest result (x{shrink:g}, --resize_range)"] = math.floor(side * shrink)
-        if self.final_sinc_prob:
-            sizes["the LR image"] = side // scale
-        return sizes
-
-    def smallest_image(self, scale: int) -> int:
-        """The smallest HR side, a multiple of `scale`, that the degradation can process: every kernel must fit
-        (reflection padding) the smallest image it filters."""
-        side = scale
-        while min(self._filtered_sizes(side, scale).values()) <= self.blur_kernel_size // 2:
-            side += scale
-        return side
-
-    def check_fits(self, side: int, scale: int, named: str) -> None:
-        """Raises ValueError, naming `named` (the flag or image at fault), if HR images of `side` pixels are too
-        small for the kernels."""
-        smallest = self.smallest_image(scale)
-        if side >= smallest:
-            return
-        what, size = min(self._filtered_sizes(side, scale).items(), key=lambda item: item[1])
-        raise ValueError(
-            f"--blur_kernel_size={self.blur_kernel_size} is too large for {named}: kernels of up to "
-            f"{self.blur_kernel_size} pixels filter {what}, of {size} pixels here, which must exceed their radius "
-            f"{self.blur_kernel_size // 2}; --degradation=realesrgan at --scale={scale} needs at least {smallest} "
-            f"pixels a side. Use larger images or a smaller --blur_kernel_size.")
-
 
 @dataclasses.dataclass(frozen=True)
 class GeneratorConfig(Settings):
     """The generator's shape: saved beside checkpoints, so exports and tools rebuild the same network."""
 
     generator: str = setting("srresnet", "srresnet: SRGAN's generator (and EDSR's, without BatchNorm); rrdb: "
-                                         "ESRGAN's residual-in-residual dense blocks.", choices=("srresnet", "rrdb"))
+                                         "ESRGAN's residual-in-residual dense blocks.", choices=GENERATORS)
     scale: int = setting(4, "Upscaling factor.", choices=SUPPORTED_SCALES)
     num_residual_blocks: int = setting(16, "Residual blocks in the generator (SRResNet: 16 in the paper), or "
                                            "residual-in-residual dense blocks (RRDB: 23 in the paper).",
@@ -312,7 +284,7 @@ class DiscriminatorConfig(Settings):
                                         "ESRGAN's (10 convolutions, 4x4 strided ones, a 100-wide dense layer); "
                                         "unet: Real-ESRGAN's U-Net with spectral normalisation, one logit per "
                                         "pixel (--hr_patch_size a multiple of 8).",
-                                 choices=("vgg", "vgg128", "unet"))
+                                 choices=DISCRIMINATORS)
     discriminator_filters: int = setting(64, "Filters in the discriminator's first layer.", lower_bound=1)
 
     def check_patch_size(self, patch_size: int) -> None:
@@ -329,11 +301,11 @@ class LossConfig(Settings):
     eta L_1)."""
 
     pixel_loss: str = setting("mse", "Pixel loss of pretraining, of the GAN phase with --content_loss=pixel, and "
-                                     "of its --pixel_weight term.", choices=("mse", "l1"))
+                                     "of its --pixel_weight term.", choices=PIXEL_LOSSES)
     content_loss: str = setting("vgg", "GAN phase content loss: VGG19 features, or --pixel_loss on pixels "
                                        "(SRGAN-MSE).", choices=("vgg", "pixel"))
     content_loss_type: str = setting("mse", "How VGG features are compared: mse (SRGAN) or l1 (ESRGAN).",
-                                     choices=("mse", "l1"))
+                                     choices=PIXEL_LOSSES)
     vgg_layer: str = setting("vgg54", "VGG19 features for the content loss: vgg<i><j> is the j-th convolution of "
                                       "block i (SRGAN: vgg54); *_before_relu: before its ReLU (ESRGAN: "
                                       "vgg54_before_relu).", choices=sorted(VGG_LAYERS))
@@ -349,7 +321,7 @@ class LossConfig(Settings):
     adversarial: str = setting(
         "vanilla", "vanilla: D tells real from fake (SRGAN); relativistic: D tells whether real is more "
                    "realistic than the average fake and fake less than the average real (RaGAN, ESRGAN).",
-        choices=("vanilla", "relativistic"))
+        choices=ADVERSARIAL_LOSSES)
     adversarial_weight: float = setting(1e-3, "Weight of the adversarial loss in the generator's loss (SRGAN "
                                               "1e-3, ESRGAN 5e-3).", lower_bound=0.0)
     pixel_weight: float = setting(0.0, "Weight of a --pixel_loss term in the GAN phase generator's loss "
@@ -498,8 +470,9 @@ class TrainingConfig(Settings):
     """One phase of training: `python -m srgan_tf.train` builds it from its flags, one group per field."""
 
     bookkeeping: BookkeepingConfig = dataclasses.field(default_factory=BookkeepingConfig)
-    phase: str = setting("pretrain", "pretrain: SRResNet with a pixel loss; gan: SRGAN.",
-                         choices=("pretrain", "gan"))
+    phase: str = setting("pretrain", "pretrain: the generator alone with --pixel_loss (PSNR-oriented; SRResNet, "
+                                     "RRDBNet); gan: the adversarial phase, generator and discriminator (SRGAN, "
+                                     "ESRGAN, Real-ESRGAN).", choices=TASKS)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     degradation: DegradationConfig = dataclasses.field(default_factory=DegradationConfig)
     generator: GeneratorConfig = dataclasses.field(default_factory=GeneratorConfig)
@@ -520,13 +493,8 @@ class TrainingConfig(Settings):
                              f"one makes the same batches on every tf.data worker), so not --deterministic.")
 
     def _check_degradation_fits(self) -> None:
-        degradation, patch = self.degradation, self.data.hr_patch_size
-        if degradation.degradation != "realesrgan":
-            return
-        degradation.check_fits(patch, self.generator.scale, f"--hr_patch_size={patch}")
-        if degradation.usm_hr and patch <= USM_RADIUS:
-            raise ValueError(f"--usm_hr sharpens with a {2 * USM_RADIUS + 1}-pixel kernel: --hr_patch_size={patch} "
-                             f"must be above {USM_RADIUS}.")
+        DEGRADATIONS[self.degradation.degradation].check_patch_size(self.degradation, self.data.hr_patch_size,
+                                                                    self.generator.scale)
 
     @property
     def lr_patch_size(self) -> int:

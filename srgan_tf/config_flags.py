@@ -42,7 +42,7 @@ FLAG_DEFINERS = {bool: flags.DEFINE_bool, str: flags.DEFINE_string, int: flags.D
 def _define(field: dataclasses.Field, kind, flag_values: flags.FlagValues) -> None:
     help_text, choices = field.metadata["help"], field.metadata.get("choices")
     if kind is str and choices:
-        flags.DEFINE_enum(field.name, field.default, choices, help_text, flag_values=flag_values)
+        flags.DEFINE_enum(field.name, field.default, list(choices), help_text, flag_values=flag_values)
         return
     options = {}
     if "lower_bound" in field.metadata:
@@ -78,3 +78,4 @@ def define_training_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
 def training_config_from_flags(flag_values: flags.FlagValues = flags.FLAGS) -> TrainingConfig:
     """The frozen TrainingConfig of parsed flags; ValueError names the flag(s) of a setting that can't work."""
     return training_config(**settings_from_flags(TRAINING_CLASSES, flag_values))
+

@@ -38,6 +38,7 @@ from srgan_tf.config import DegradationConfig  # noqa: E402
 from srgan_tf.evaluation import report, scoring, table  # noqa: E402
 from srgan_tf.evaluation.image_pairs import find_benchmarks  # noqa: E402
 from srgan_tf.evaluation.upscalers import BICUBIC, load_upscaler, self_ensemble  # noqa: E402
+from srgan_tf.serving import tiling_flags  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -58,7 +59,7 @@ def _define_flags() -> None:
     flags.DEFINE_bool("self_ensemble", False, "Also score each model (not bicubic) on the 8 flips and rotations "
                                               "of its input, averaged (EDSR's '+'), as a row of its own named "
                                               "<label>+: papers report it apart from the model.")
-    commands.define_tiling_flags(checkpoints_only=True)
+    tiling_flags.define_tiling_flags(checkpoints_only=True)
     flags.mark_flags_as_required(["model", "hr_dir"])
 
 

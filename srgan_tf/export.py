@@ -25,8 +25,9 @@ from srgan_tf.deploy.export import export_portable  # noqa: E402
 from srgan_tf.deploy.formats import LITERT, ONNX  # noqa: E402
 from srgan_tf.deploy.litert_export import QUANTIZATIONS  # noqa: E402
 from srgan_tf.deploy.onnx_export import DEFAULT_OPSET  # noqa: E402
+from srgan_tf.modeling.checkpointing import load_generator  # noqa: E402
+from srgan_tf.serving import tiling_flags  # noqa: E402
 from srgan_tf.serving.saved_model import export_saved_model  # noqa: E402
-from srgan_tf.training.checkpointing import load_generator  # noqa: E402
 
 SAVED_MODEL = "saved_model"
 SHIPPED_VERSION = 1  # the default version of a shipped model's export: it has no training step of its own
@@ -78,7 +79,7 @@ def _define_flags() -> None:
     flags.DEFINE_string("model_dir", None, "Model directory or checkpoint prefix to export.")
     flags.DEFINE_string("model", None, "A shipped model's name (srgan-upscale --list_models), or as --model_dir "
                                        "a model directory / checkpoint prefix.")
-    commands.define_export_flags("Version: the directory (SavedModel) or file name; default: the checkpoint's "
+    tiling_flags.define_export_flags("Version: the directory (SavedModel) or file name; default: the checkpoint's "
                                  "global step.")
     flags.DEFINE_enum("format", SAVED_MODEL, [SAVED_MODEL, ONNX, LITERT],
                       "saved_model: a TF Serving version directory; onnx: <version>.onnx for ONNX Runtime "

@@ -24,10 +24,11 @@ from srgan_tf.common import commands
 commands.quiet_tensorflow()  # before anything imports TensorFlow
 
 from srgan_tf.config import GeneratorConfig  # noqa: E402
+from srgan_tf.modeling.checkpointing import load_generator  # noqa: E402
 from srgan_tf.modeling.generator import build_generator  # noqa: E402
 from srgan_tf.modeling.interpolation import interpolate_weights  # noqa: E402
+from srgan_tf.serving import tiling_flags  # noqa: E402
 from srgan_tf.serving.saved_model import check_absent, export_saved_model  # noqa: E402
-from srgan_tf.training.checkpointing import load_generator  # noqa: E402
 
 
 def _requested_versions(f) -> Dict[int, float]:
@@ -107,7 +108,7 @@ def _define_flags() -> None:
                                            "of the same shape.", required=True)
     flags.DEFINE_float("alpha", None, "Weight of the GAN generator, in [0, 1] (ESRGAN's example: 0.8).")
     flags.DEFINE_list("alphas", None, "Several alphas, comma-separated, each exported as its own version.")
-    commands.define_export_flags("With --alpha: version directory name; default: round(100 * alpha).")
+    tiling_flags.define_export_flags("With --alpha: version directory name; default: round(100 * alpha).")
 
 
 def run() -> None:

@@ -38,6 +38,7 @@ from srgan_tf.common.image_modes import ALPHA_METHODS, BICUBIC, upscale_keeping_
 from srgan_tf.common.imaging import load_image, load_rgb, save_png  # noqa: E402
 from srgan_tf.evaluation.upscalers import (RUNTIMES, Upscaler, load_upscaler,  # noqa: E402
                                            resolve_saved_model, runtime_of)
+from srgan_tf.serving import tiling_flags  # noqa: E402
 
 
 def _upscale_keeping_mode(upscaler: Upscaler, image: np.ndarray, alpha: str) -> np.ndarray:
@@ -131,7 +132,7 @@ def _define_flags() -> None:
                       "kept, 16-bit stays 16-bit. --nokeep_mode: 8-bit RGB, alpha dropped.")
     flags.DEFINE_enum("alpha", BICUBIC, ALPHA_METHODS, "How alpha is upscaled (with --keep_mode): by bicubic "
                       "interpolation, or by the model (alpha as a grey image).")
-    commands.define_tiling_flags(checkpoints_only=True)
+    tiling_flags.define_tiling_flags(checkpoints_only=True)
 
 
 def run() -> None:

@@ -11,9 +11,9 @@ import tensorflow as tf
 from PIL import Image
 
 from srgan_tf.config import GeneratorConfig
+from srgan_tf.modeling import checkpointing
 from srgan_tf.modeling.generator import build_generator
 from srgan_tf.serving.saved_model import export_saved_model
-from srgan_tf.training import checkpointing
 
 # One residual block: receptive radius 10 LR pixels at x2, so tiles sharing 20 pixels are exact.
 TINY = GeneratorConfig(num_residual_blocks=1, num_filters=8, scale=2)

@@ -30,7 +30,7 @@ flags.DEFINE_list("crops_per_image", ["1", "4", "16", "32", "64", "128"],
 flags.DEFINE_list("formats", ["png", "jpeg"], "How the photographs are stored in the records.")
 flags.DEFINE_integer("batch_size", 16, "Patches per batch.")
 flags.DEFINE_integer("hr_patch_size", 96, "HR patch size.")
-flags.DEFINE_enum("degradation", "bicubic", ["bicubic", "realesrgan"],
+flags.DEFINE_enum("degradation", "bicubic", list(DEGRADATIONS),
                   "How LR is made; realesrgan: measured beside bicubic.")
 flags.DEFINE_float("seconds", 20.0, "Timed seconds per measurement (after the shuffle buffer is full).")
 flags.DEFINE_string("work_dir", "", "Where images and records go (default: a temporary folder).")
@@ -103,7 +103,7 @@ def main(argv):
         print(f"\nHR {FLAGS.hr_patch_size}x{FLAGS.hr_patch_size} patches/s, batch {FLAGS.batch_size}, "
               f"shuffle buffer {shuffle_buffer}, {seconds:.0f} s per figure, "
               f"{cpu_description()}; load average before: {load()}")
-        degradations = ["bicubic"] + (["realesrgan"] if FLAGS.degradation == "realesrgan" else [])
+        degradations = ["bicubic"] + ([FLAGS.degradation] if FLAGS.degradation != "bicubic" else [])
         print(f"{'format':>6} {'crops/image':>11} {'degradation':>11} {'per second':>10} {'per CPU-second':>14}")
         for image_format, pattern in patterns.items():
             for crops_per_image in crops:

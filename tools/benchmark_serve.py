@@ -70,7 +70,7 @@ from srgan_tf.serving.signatures import IMAGE_BYTES, PIXELS, PREDICT_PIXELS, SER
 from srgan_tf.serving.tiling import (DEFAULT_TILE_SIZE, TilingConfig, tiling_for,  # noqa: E402
                                      upscale_in_tiles)
 from srgan_tf.training.acceleration import cpu_description  # noqa: E402
-from srgan_tf.training.checkpointing import load_generator  # noqa: E402
+from srgan_tf.modeling.checkpointing import load_generator  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SET5 = os.path.join(ROOT, "..", "shared", "data", "Set5")

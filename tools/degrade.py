@@ -21,8 +21,8 @@ from srgan_tf import config_flags
 from srgan_tf.common import commands, imaging
 from srgan_tf.common.console import ProgressBar
 from srgan_tf.common.image_files import READABLE_EXTENSIONS, find_images, plan_outputs
-from srgan_tf.config import USM_RADIUS, DegradationConfig
-from srgan_tf.data import degradation
+from srgan_tf.config import DegradationConfig
+from srgan_tf.data import realesrgan
 from srgan_tf.evaluation.image_pairs import make_lr
 from srgan_tf.evaluation.pictures import GAP, enlarge, side_by_side
 
@@ -78,9 +78,9 @@ def main(argv):
             hr = np.asarray(imaging.mod_crop(imaging.load_rgb(image), FLAGS.scale))
             hr = central_crop(hr, FLAGS.crop) if FLAGS.crop else hr
             if config.usm_hr:
-                if min(hr.shape[:2]) <= USM_RADIUS:
-                    raise ValueError(f"--usm_hr needs images larger than {USM_RADIUS} pixels a side")
-                hr = imaging.to_uint8(degradation.unsharp_mask(imaging.to_float(hr))).numpy()
+                if min(hr.shape[:2]) <= realesrgan.USM_RADIUS:
+                    raise ValueError(f"--usm_hr needs images larger than {realesrgan.USM_RADIUS} pixels a side")
+                hr = imaging.to_uint8(realesrgan.unsharp_mask(imaging.to_float(hr))).numpy()
             lrs = [make_lr(hr, name, FLAGS.scale, config, FLAGS.seed + k) for k in range(FLAGS.variants)]
         except ValueError as error:
             failures.append(f"{image}: {error}")

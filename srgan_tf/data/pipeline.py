@@ -20,7 +20,8 @@ from absl import logging
 
 from srgan_tf.common import console, imaging
 from srgan_tf.config import DataConfig, DegradationConfig
-from srgan_tf.data import degradation, schema
+from srgan_tf.registry import DEGRADATIONS
+from srgan_tf.data import schema
 
 AUTOTUNE = tf.data.AUTOTUNE
 FILES_READ_AT_ONCE = 8  # shards each input pipeline interleaves
@@ -206,10 +207,9 @@ def train_dataset_fn(config: DataConfig, scale: int, seed: Optional[int] = None,
 
     Each input pipeline reads its own shards (or, with fewer shards than pipelines, every n-th example) and
     yields endless per-replica batches (lr [b, p/s, p/s, 3], hr [b, p, p, 3]), float32 in [0, 1], where
-    p = config.hr_patch_size, s = scale and lr = bicubic_downscale(hr), or with
-    `degradations.degradation == "realesrgan"` Real-ESRGAN's random degradation of hr, drawn for each patch
-    from a seed of its own (so the same patch gets the same LR however batches are split over replicas);
-    lr is rounded to 8 bits like evaluation and serving LR unless `config.quantize_lr` is off. `seed` (None:
+    p = config.hr_patch_size, s = scale and lr is what `degradations.degradation` makes of hr (bicubic
+    downscaling by default; a seeded degradation draws for each patch from a seed of its own, so the same
+    patch gets the same LR however batches are split over replicas); lr is rounded to 8 bits like evaluation and serving LR unless `config.quantize_lr` is off. `seed` (None:
     nondeterministic) fixes file order, crops, shuffling and degradations; `resume_step` (the step a run
     resumes at) is mixed into it, so a seeded run that resumes does not repeat the batches it started with.
     """
@@ -222,24 +222,15 @@ def train_dataset_fn(config: DataConfig, scale: int, seed: Optional[int] = None,
     if not files:
         raise FileNotFoundError(f"--train_records={config.train_records!r} matches no files.")
     patch, crops, lr_patch = config.hr_patch_size, config.crops_per_image, config.hr_patch_size // scale
-    if degradations.degradation == "realesrgan":
-        degradations.check_fits(patch, scale, f"--hr_patch_size={patch}")
+    degradation = DEGRADATIONS[degradations.degradation]
+    degradation.check_patch_size(degradations, patch, scale)
 
-    def rounded(lr: tf.Tensor) -> tf.Tensor:
-        return imaging.quantize(lr) if config.quantize_lr else lr
-
-    def with_lr(hr_patches: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
-        hr = imaging.to_float(hr_patches)
-        lr = rounded(imaging.bicubic_downscale(hr, scale))
-        lr.set_shape([hr.shape[0], lr_patch, lr_patch, 3])
-        return lr, hr
-
-    def with_degraded_lr(hr_patch: tf.Tensor, seed: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
-        hr = imaging.to_float(hr_patch)
-        if degradations.usm_hr:
-            hr = degradation.unsharp_mask(hr)
-        lr = rounded(degradation.degrade(hr, seed, degradations, scale))
-        lr.set_shape([lr_patch, lr_patch, 3])
+    def with_lr(hr_patches: tf.Tensor, seed: Optional[tf.Tensor] = None) -> Tuple[tf.Tensor, tf.Tensor]:
+        """A batch of patches, or one patch with its seed, and their LR."""
+        lr, hr = degradation.training_pair(imaging.to_float(hr_patches), seed, degradations, scale)
+        if config.quantize_lr:
+            lr = imaging.quantize(lr)
+        lr.set_shape(hr.shape[:-3].concatenate([lr_patch, lr_patch, 3]))
         return lr, hr
 
     def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
@@ -270,10 +261,10 @@ def train_dataset_fn(config: DataConfig, scale: int, seed: Optional[int] = None,
                         num_parallel_calls=AUTOTUNE, deterministic=ordered)
                    .unbatch()
                    .shuffle(config.shuffle_buffer, seed=shuffle_seed))
-        if degradations.degradation == "realesrgan":
+        if degradation.seeded:
             degrade_seeds = tf.data.Dataset.random(seed=degrade_seed).batch(2, drop_remainder=True)
             batches = (tf.data.Dataset.zip((patches, degrade_seeds))
-                       .map(with_degraded_lr, num_parallel_calls=AUTOTUNE, deterministic=ordered)
+                       .map(with_lr, num_parallel_calls=AUTOTUNE, deterministic=ordered)
                        .batch(batch_size, drop_remainder=True))
         else:
             batches = (patches.batch(batch_size, drop_remainder=True)

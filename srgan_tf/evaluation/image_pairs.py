@@ -15,7 +15,7 @@ import numpy as np
 from srgan_tf.common import imaging
 from srgan_tf.common.image_files import BENCHMARK_FORMATS, extensions, format_names
 from srgan_tf.config import DegradationConfig
-from srgan_tf.data import degradation
+from srgan_tf.registry import DEGRADATIONS
 
 IMAGE_EXTENSIONS = extensions(BENCHMARK_FORMATS)
 
@@ -104,11 +104,10 @@ def find_benchmarks(hr_dirs: Sequence[str], lr_dirs: Sequence[str], scale: int) 
 
 def make_lr(hr: np.ndarray, name: str, scale: int, degradations: DegradationConfig = DegradationConfig(),
             seed: int = 0) -> np.ndarray:
-    """The uint8 LR of uint8 `hr` (sides multiples of `scale`) when none is given: antialiased bicubic, as the
-    papers make it, or Real-ESRGAN's degradation seeded by `seed` and the image's `name`."""
-    if degradations.degradation == "realesrgan":
-        return degradation.degrade_image(hr, seed, name, degradations, scale)
-    return imaging.to_uint8(imaging.bicubic_downscale(imaging.to_float(hr), scale)).numpy()
+    """The uint8 LR of uint8 `hr` (sides multiples of `scale`) when none is given, as `degradations` makes it:
+    antialiased bicubic by default, as the papers make it; a seeded degradation draws from `seed` and the
+    image's `name`."""
+    return DEGRADATIONS[degradations.degradation].benchmark_lr(hr, seed, name, degradations, scale)
 
 
 def load_pair(pair: ImagePair, scale: int, min_size: int, degradations: DegradationConfig = DegradationConfig(),

@@ -10,13 +10,13 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from srgan_tf import SUPPORTED_SCALES
 from srgan_tf.common import imaging
-from srgan_tf.config import DegradationConfig, Settings, setting
+from srgan_tf.config import SUPPORTED_SCALES, DegradationConfig, Settings, setting
 from srgan_tf.evaluation import metrics, niqe as niqe_metric
 from srgan_tf.evaluation.image_pairs import Benchmark, Failure, ImagePair, load_pair
 from srgan_tf.evaluation.pictures import comparison_picture
 from srgan_tf.evaluation.upscalers import Upscaler, bicubic as bicubic_upscaler
+from srgan_tf.registry import DEGRADATIONS
 
 METRIC_NAMES = ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim")
 NIQE_NAMES = ("niqe", "bicubic_niqe", "hr_niqe")
@@ -47,9 +47,7 @@ class EvalConfig(Settings):
     @property
     def made_lr(self) -> str:
         """How LR images not given are made, for reports."""
-        if self.degradations.degradation == "realesrgan":
-            return f"realesrgan degradation, seed {self.seed}"
-        return "bicubic"
+        return DEGRADATIONS[self.degradations.degradation].describe(self.seed)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,7 +29,7 @@ from srgan_tf.modeling.generator import float32_generator
 from srgan_tf.serving.module import DEFAULT_MAX_PIXELS, SuperResolutionModule
 from srgan_tf.serving.signatures import PIXELS, PREDICT_PIXELS, PREDICT_PIXELS16
 from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE, TilingConfig, tiling_for, upscale_in_tiles_eagerly
-from srgan_tf.training import checkpointing
+from srgan_tf.modeling import checkpointing
 
 BICUBIC = "bicubic"
 TENSORFLOW = "tf"

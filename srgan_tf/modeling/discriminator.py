@@ -7,6 +7,7 @@ from keras import layers
 
 from srgan_tf.config import DiscriminatorConfig
 from srgan_tf.modeling.layers import FusedBatchNormalization, SpectralNormalization
+from srgan_tf.registry import DISCRIMINATORS
 
 
 def _patch_logit(x, width: int):
@@ -18,7 +19,7 @@ def _patch_logit(x, width: int):
     return layers.Dense(1, dtype="float32", name="logits")(x)
 
 
-def _srgan(x, f: int):
+def srgan(x, f: int):
     """SRGAN's: 3x3 convolutions, every other one strided, widths f to 8f, then a 1024-wide (16f) dense layer."""
     x = layers.Conv2D(f, 3, padding="same", name="conv0")(x)
     x = layers.LeakyReLU(0.2, name="lrelu0")(x)
@@ -30,7 +31,7 @@ def _srgan(x, f: int):
     return _patch_logit(x, f * 16)
 
 
-def _vgg128(x, f: int):
+def vgg128(x, f: int):
     """ESRGAN's VGG128: five stages of a 3x3 convolution and a 4x4 one of stride 2 (widths f to 8f, BatchNorm
     after all but the first, no bias before BatchNorm), then a 100-wide dense layer. A 128x128 patch leaves
     4x4 features, as in the paper; other sizes leave size/32."""
@@ -53,7 +54,7 @@ def _normalized_conv(x, width: int, kernel: int, index: int, strides: int = 1):
     return layers.LeakyReLU(0.2, name=f"lrelu{index}")(x)
 
 
-def _unet(x, f: int):
+def unet(x, f: int):
     """Real-ESRGAN's U-Net (UNetDiscriminatorSN): it judges every pixel, which gives the generator feedback
     on each region of a patch, and spectral normalisation keeps the larger network's training stable.
 
@@ -79,8 +80,6 @@ def _unet(x, f: int):
     return layers.Conv2D(1, 3, padding="same", dtype="float32", name="logits")(x)
 
 
-_NETWORKS = {"vgg": _srgan, "vgg128": _vgg128, "unet": _unet}
-
 
 def build_discriminator(config: DiscriminatorConfig, patch_size: int) -> keras.Model:
     """HR patch in [0, 1] of side `patch_size` to float32 real/fake logits of `config.discriminator`: `[N, 1]`,
@@ -88,5 +87,5 @@ def build_discriminator(config: DiscriminatorConfig, patch_size: int) -> keras.M
     config.check_patch_size(patch_size)
     hr = keras.Input((patch_size, patch_size, 3), name="hr")
     x = layers.Rescaling(2.0, offset=-1.0, name="to_signed")(hr)
-    logits = _NETWORKS[config.discriminator](x, config.discriminator_filters)
+    logits = DISCRIMINATORS[config.discriminator](x, config.discriminator_filters)
     return keras.Model(hr, logits, name="discriminator")

@@ -1,61 +1,34 @@
-"""The generators (SRGAN's SRResNet, ESRGAN's RRDBNet), and how far each output pixel sees into its input."""
+"""Building a registered generator network (`srgan_tf.registry.GENERATORS`: SRResNet, RRDBNet), its float32
+copy, and how far each output pixel sees into its input."""
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import Callable
 
 import keras
 from keras import layers
 
 from srgan_tf.config import GeneratorConfig
-from srgan_tf.modeling.layers import (BicubicUpsample, FusedBatchNormalization, PixelShuffle,
-                                      nearest_upsample_block, residual_block, rrdb_block, upsample_block)
+from srgan_tf.modeling.layers import BicubicUpsample, PixelShuffle
 from srgan_tf.modeling.policies import dtype_policy
+from srgan_tf.registry import GENERATORS
 
 
-def _srresnet_trunk(lr, config: GeneratorConfig):
-    """SRResNet's head and residual blocks with their long skip: features at the input resolution."""
-    filters, batch_norm = config.num_filters, config.generator_batch_norm
-    x = layers.Conv2D(filters, 9, padding="same", name="head_conv")(lr)
-    x = head = layers.PReLU(shared_axes=[1, 2], name="head_prelu")(x)
-    for i in range(config.num_residual_blocks):
-        x = residual_block(x, filters, name=f"res{i}", batch_norm=batch_norm,
-                           residual_scaling=config.residual_scaling)
-    x = layers.Conv2D(filters, 3, padding="same", name="body_conv")(x)
-    if batch_norm:
-        x = FusedBatchNormalization(name="body_bn")(x)
-    return layers.Add(name="body_skip")([x, head])
+@dataclasses.dataclass(frozen=True)
+class GeneratorNetwork:
+    """What `build_generator` needs of a network registered in `srgan_tf.registry.GENERATORS`.
 
+    `trunk(lr, config)` returns features at the input's resolution; `upsampler(features, config)` takes them
+    to the output's (unless `--light_upsampler` replaces it); a convolution of `tail_kernel` makes the three
+    channels. `bounded_output`: a tanh keeps the output in [0, 1] (SRResNet), else it is linear (RRDBNet).
+    """
 
-def _srresnet_upsampler(x, config: GeneratorConfig):
-    """SRResNet's pixel-shuffle upsamplers: features at the output resolution."""
-    for i in range(int(math.log2(config.scale))):
-        x = upsample_block(x, config.num_filters, name=f"up{i}")
-    return x
-
-
-def _rrdb_trunk(lr, config: GeneratorConfig):
-    """ESRGAN's RRDBNet trunk of residual-in-residual dense blocks: features at the input resolution."""
-    filters = config.num_filters
-    x = head = layers.Conv2D(filters, 3, padding="same", name="head_conv")(lr)
-    for i in range(config.num_residual_blocks):
-        x = rrdb_block(x, filters, config.growth_channels, name=f"rrdb{i}")
-    x = layers.Conv2D(filters, 3, padding="same", name="body_conv")(x)
-    return layers.Add(name="body_skip")([x, head])
-
-
-def _rrdb_upsampler(x, config: GeneratorConfig):
-    """RRDBNet's nearest-neighbour upsamplers and the 3x3 convolution after them: features at the output
-    resolution."""
-    filters = config.num_filters
-    for i in range(int(math.log2(config.scale))):
-        x = nearest_upsample_block(x, filters, name=f"up{i}")
-    x = layers.Conv2D(filters, 3, padding="same", name="hr_conv")(x)
-    return layers.LeakyReLU(0.2, name="hr_lrelu")(x)
-
-
-# Per network: its trunk, its own upsampler, the kernel of its last convolution, and the model's name.
-_NETWORKS = {"srresnet": (_srresnet_trunk, _srresnet_upsampler, 9, "srresnet"),
-             "rrdb": (_rrdb_trunk, _rrdb_upsampler, 3, "rrdbnet")}
+    model_name: str
+    trunk: Callable
+    upsampler: Callable
+    tail_kernel: int
+    bounded_output: bool
 
 
 def build_generator(config: GeneratorConfig) -> keras.Model:
@@ -69,9 +42,9 @@ def build_generator(config: GeneratorConfig) -> keras.Model:
     `light_upsampler=True` replaces the network's upsamplers and output-resolution convolutions with one
     convolution at the input's resolution and a single pixel shuffle.
     """
-    trunk, upsampler, tail_kernel, name = _NETWORKS[config.generator]
+    network: GeneratorNetwork = GENERATORS[config.generator]
     lr = keras.Input((None, None, 3), name="lr")
-    x = trunk(lr, config)
+    x = network.trunk(lr, config)
     # The last convolution computes in the policy's dtype: in float32, its 3 output channels at the output
     # resolution (a poor fit for the kernels) took a third of a bfloat16 step. What follows it is float32,
     # for numerically safe losses under mixed precision.
@@ -81,18 +54,18 @@ def build_generator(config: GeneratorConfig) -> keras.Model:
                           name="tail_conv")(x)
         x = PixelShuffle(config.scale, name="tail_shuffle")(x)
     else:
-        x = upsampler(x, config)
-        x = layers.Conv2D(3, tail_kernel, padding="same", kernel_initializer=initializer, name="tail_conv")(x)
+        x = network.upsampler(x, config)
+        x = layers.Conv2D(3, network.tail_kernel, padding="same", kernel_initializer=initializer,
+                          name="tail_conv")(x)
     if config.bicubic_residual:
         sr = layers.Add(dtype="float32", name="sr")([BicubicUpsample(config.scale, dtype="float32",
                                                                      name="bicubic")(lr), x])
-    elif config.generator == "rrdb":
-        sr = layers.Activation("linear", dtype="float32", name="sr")(x)
-    else:
-        # tanh keeps the output inside the image range without clipping away gradients.
+    elif network.bounded_output:
         x = layers.Activation("tanh", dtype="float32", name="tail_tanh")(x)
         sr = layers.Rescaling(0.5, offset=0.5, dtype="float32", name="sr")(x)
-    return keras.Model(lr, sr, name=name)
+    else:
+        sr = layers.Activation("linear", dtype="float32", name="sr")(x)
+    return keras.Model(lr, sr, name=network.model_name)
 
 
 def float32_generator(generator: keras.Model, config: GeneratorConfig) -> keras.Model:

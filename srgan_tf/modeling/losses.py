@@ -7,6 +7,8 @@ from typing import Callable, Sequence
 
 import tensorflow as tf
 
+from srgan_tf.registry import PIXEL_LOSSES
+
 
 def mean_per_example(x: tf.Tensor) -> tf.Tensor:
     """The mean of each example's values (pixels, features or logits), in float32."""
@@ -22,8 +24,6 @@ def pixel_l1(hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
     """Mean absolute pixel error per example (EDSR's loss: it converges faster than MSE and blurs less)."""
     return mean_per_example(tf.abs(tf.cast(hr, tf.float32) - tf.cast(sr, tf.float32)))
 
-
-PIXEL_LOSSES = {"mse": pixel_mse, "l1": pixel_l1}
 
 
 def feature_loss(hr_features: tf.Tensor, sr_features: tf.Tensor, feature_scale: float,
@@ -95,5 +95,3 @@ def relativistic_average_gan(real_logits: tf.Tensor, fake_logits: tf.Tensor,
         _bce_with_logits(0.0, real_vs_fake) + _bce_with_logits(1.0, fake_vs_real)))
     return dataclasses.replace(judged, discriminator=0.5 * judged.discriminator)
 
-
-ADVERSARIAL_LOSSES = {"vanilla": vanilla_gan, "relativistic": relativistic_average_gan}

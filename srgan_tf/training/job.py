@@ -12,8 +12,9 @@ from absl import logging
 from srgan_tf.common import console
 from srgan_tf.config import BookkeepingConfig, GeneratorConfig, TrainingConfig
 from srgan_tf.data import pipeline
-from srgan_tf.training import checkpointing, distribute
-from srgan_tf.training.checkpointing import size_in_bytes
+from srgan_tf.modeling import checkpointing
+from srgan_tf.modeling.checkpointing import size_in_bytes
+from srgan_tf.training import distribute
 from srgan_tf.training.controller import TrainingController
 from srgan_tf.training.distribute import ResumableInput
 from srgan_tf.training.trainer import Trainer

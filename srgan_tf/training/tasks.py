@@ -2,8 +2,8 @@
 gradients; the trainer runs any task the same way (checkpoints, distribution, loss scaling, the loop).
 
 The networks and losses of a phase are chosen by its config (SRGAN and ESRGAN are the same two phases with
-other generators, discriminators and losses); a new kind of training is a new task registered in `TASKS`,
-and the trainer does not change.
+other generators, discriminators and losses); a new kind of training is a new task registered in
+`srgan_tf.registry.TASKS` under the --phase that chooses it, and the trainer does not change.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from srgan_tf.modeling import losses
 from srgan_tf.modeling.discriminator import build_discriminator
 from srgan_tf.modeling.generator import build_generator
 from srgan_tf.modeling.vgg import build_vgg_features
+from srgan_tf.registry import ADVERSARIAL_LOSSES, PIXEL_LOSSES, TASKS
 from srgan_tf.training import schedules
 
 Gradients = Tuple[List[tf.Tensor], ...]
@@ -93,7 +94,7 @@ class Task:
         return self.trained[index].optimizer.scale_loss(loss) if self.loss_scaling else loss
 
     def _pixel_loss(self, hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
-        return losses.PIXEL_LOSSES[self.config.loss.pixel_loss](hr, sr)
+        return PIXEL_LOSSES[self.config.loss.pixel_loss](hr, sr)
 
     def _batch_mean(self, values: tf.Tensor) -> tf.Tensor:
         """The mean of `values` (one or more per example) over the global batch, every replica's examples
@@ -106,7 +107,7 @@ class Task:
         return total / (per_example * self.global_batch_size)
 
 
-class SRResNetTask(Task):
+class PretrainingTask(Task):
     """PSNR-oriented pretraining: the generator alone, with a pixel loss (MSE as the paper, or L1)."""
 
     name = "pretrain"
@@ -124,7 +125,7 @@ class SRResNetTask(Task):
         return (tape.gradient(scaled, variables),), {"g_loss": loss, "content_loss": loss}
 
 
-class SRGANTask(Task):
+class AdversarialTask(Task):
     """The GAN phase, SRGAN's or ESRGAN's: the generator learns `content + adversarial_weight * adversarial +
     pixel_weight * pixel`, with content from VGG features (or pixels, for SRGAN-MSE) and the vanilla or
     relativistic adversarial loss, which also trains the discriminator."""
@@ -159,7 +160,7 @@ class SRGANTask(Task):
             pixel_loss = self._average(self._pixel_loss(hr, sr))
             content_loss = pixel_loss if self.vgg is None else self._average(losses.weighted_feature_loss(
                 hr_features, self.vgg(sr), self.vgg_layer_weights, c.vgg_feature_scale, c.content_loss_type))
-            adversarial = losses.ADVERSARIAL_LOSSES[c.adversarial](real_logits, fake_logits, self._batch_mean)
+            adversarial = ADVERSARIAL_LOSSES[c.adversarial](real_logits, fake_logits, self._batch_mean)
             adversarial_loss = self._average(adversarial.generator)
             g_loss = content_loss + c.adversarial_weight * adversarial_loss
             if c.pixel_weight:
@@ -180,9 +181,6 @@ class SRGANTask(Task):
             "pixel_mse": self._average(losses.pixel_mse(hr, sr)),
         }
         return (g_grads, d_grads), metrics
-
-
-TASKS = {task.name: task for task in (SRResNetTask, SRGANTask)}
 
 
 def make_task(config: TrainingConfig, loss_scaling: bool) -> Task:

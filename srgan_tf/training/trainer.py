@@ -16,9 +16,10 @@ from absl import logging
 
 from srgan_tf.common import console
 from srgan_tf.config import TrainingConfig
+from srgan_tf.modeling import checkpointing
+from srgan_tf.modeling.checkpointing import CheckpointMismatchError, CheckpointWriteError
 from srgan_tf.modeling.generator import build_generator
-from srgan_tf.training import acceleration, checkpointing, distribute, schedules
-from srgan_tf.training.checkpointing import CheckpointMismatchError, CheckpointWriteError
+from srgan_tf.training import acceleration, distribute, schedules
 from srgan_tf.training.divergence import TrainingDivergedError
 from srgan_tf.training.tasks import Task, make_task
 

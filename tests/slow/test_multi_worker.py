@@ -4,8 +4,8 @@ import os
 import signal
 import socket
 
-from srgan_tf.training import checkpointing
-from srgan_tf.training.checkpointing import weights_fingerprint
+from srgan_tf.modeling import checkpointing
+from srgan_tf.modeling.checkpointing import weights_fingerprint
 from tests.training_processes import Training, latest_step, logged
 
 

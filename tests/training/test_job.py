@@ -2,7 +2,8 @@
 import pytest
 
 from srgan_tf.config import GeneratorConfig
-from srgan_tf.training import checkpointing, job
+from srgan_tf.modeling import checkpointing
+from srgan_tf.training import job
 
 
 def test_resuming_compares_the_generator_not_the_other_settings(tmp_path):

@@ -15,11 +15,11 @@ from srgan_tf.evaluation import metrics
 from srgan_tf.evaluation.image_pairs import find_benchmarks
 from srgan_tf.evaluation.scoring import EvalConfig, evaluate_benchmark
 from srgan_tf.evaluation.upscalers import load_upscaler
-from srgan_tf.modeling import losses
+from srgan_tf.modeling import checkpointing, losses
+from srgan_tf.modeling.checkpointing import CheckpointMismatchError
 from srgan_tf.modeling.generator import build_generator
-from srgan_tf.training import acceleration, checkpointing
+from srgan_tf.training import acceleration
 from srgan_tf.training.actions import Evaluate
-from srgan_tf.training.checkpointing import CheckpointMismatchError
 from srgan_tf.training.controller import TrainingController
 from srgan_tf.training.distribute import WorkersDisagreeError
 from srgan_tf.training.schedules import learning_rate_schedule

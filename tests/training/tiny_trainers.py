@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from srgan_tf.common import imaging
 from srgan_tf.config import training_config
-from srgan_tf.training import checkpointing
+from srgan_tf.modeling import checkpointing
 from srgan_tf.training.trainer import Trainer
 from tests.tiny_models import FAST, MODEL, generator_of
 

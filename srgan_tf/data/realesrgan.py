@@ -29,10 +29,12 @@ import numpy as np
 import tensorflow as tf
 
 from srgan_tf.common import imaging
-from srgan_tf.config import USM_RADIUS, DegradationConfig
+from srgan_tf.config import DegradationConfig
 from srgan_tf.data import kernels
+from srgan_tf.data.degradations import Degradation
 
 RESIZE_METHODS = ("area", "bilinear", "bicubic")
+USM_RADIUS = 25  # of the Gaussian that --usm_hr sharpens with (51 pixels)
 USM_SIGMA = 8.0  # OpenCV's sigma for a 51-tap Gaussian, as Real-ESRGAN's USMSharp uses
 USM_WEIGHT, USM_THRESHOLD = 0.5, 10.0 / 255.0
 LUMA = (0.299, 0.587, 0.114)
@@ -269,5 +271,68 @@ def degrade_image(hr: np.ndarray, seed: int, name: str, config: DegradationConfi
     """The uint8 LR [H/s, W/s, 3] that the degradation seeded by (`seed`, `name`) makes of uint8 `hr`
     [H, W, 3] (H and W multiples of `scale`); ValueError if `hr` is smaller than the kernels need."""
     height, width = hr.shape[:2]
-    config.check_fits(min(height, width), scale, f"an image of {width}x{height}")
+    check_fits(config, min(height, width), scale, f"an image of {width}x{height}")
     return _degrade_pixels(tf.constant(hr), image_seed(seed, name), config, scale).numpy()
+
+
+def _filtered_sizes(config: DegradationConfig, side: int, scale: int) -> Dict[str, int]:
+    """The smallest image each kernel may filter, by what it is, for HR images of `side` pixels."""
+    sizes = {"the HR image": side}
+    if config.second_blur_prob:
+        shrink = config.resize_range[0] if config.resize_prob[1] else 1.0
+        sizes[f"the first resize's smallest result (x{shrink:g}, --resize_range)"] = math.floor(side * shrink)
+    if config.final_sinc_prob:
+        sizes["the LR image"] = side // scale
+    return sizes
+
+
+
+def smallest_image(config: DegradationConfig, scale: int) -> int:
+    """The smallest HR side, a multiple of `scale`, that the degradation can process: every kernel must fit
+    (reflection padding) the smallest image it filters."""
+    side = scale
+    while min(_filtered_sizes(config, side, scale).values()) <= config.blur_kernel_size // 2:
+        side += scale
+    return side
+
+
+
+def check_fits(config: DegradationConfig, side: int, scale: int, named: str) -> None:
+    """Raises ValueError, naming `named` (the flag or image at fault), if HR images of `side` pixels are too
+    small for the kernels."""
+    smallest = smallest_image(config, scale)
+    if side >= smallest:
+        return
+    what, size = min(_filtered_sizes(config, side, scale).items(), key=lambda item: item[1])
+    raise ValueError(
+        f"--blur_kernel_size={config.blur_kernel_size} is too large for {named}: kernels of up to "
+        f"{config.blur_kernel_size} pixels filter {what}, of {size} pixels here, which must exceed their radius "
+        f"{config.blur_kernel_size // 2}; --degradation=realesrgan at --scale={scale} needs at least {smallest} "
+        f"pixels a side. Use larger images or a smaller --blur_kernel_size.")
+
+
+class RealESRGAN(Degradation):
+    """Real-ESRGAN's random second-order degradation (`degrade`), drawn for each patch or image from a seed of
+    its own; with --usm_hr the target is the sharpened HR patch, which is also what is degraded."""
+
+    seeded = True
+
+    def check_patch_size(self, config, patch, scale):
+        check_fits(config, patch, scale, f"--hr_patch_size={patch}")
+        if config.usm_hr and patch <= USM_RADIUS:
+            raise ValueError(f"--usm_hr sharpens with a {2 * USM_RADIUS + 1}-pixel kernel: --hr_patch_size={patch} "
+                             f"must be above {USM_RADIUS}.")
+
+    def training_pair(self, hr, seed, config, scale):
+        if config.usm_hr:
+            hr = unsharp_mask(hr)
+        return degrade(hr, seed, config, scale), hr
+
+    def benchmark_lr(self, hr, seed, name, config, scale):
+        return degrade_image(hr, seed, name, config, scale)
+
+    def describe(self, seed):
+        return f"realesrgan degradation, seed {seed}"
+
+
+REALESRGAN = RealESRGAN()

@@ -13,7 +13,7 @@ from scipy import fft
 
 from srgan_tf.common import imaging
 from srgan_tf.config import DataConfig, DegradationConfig
-from srgan_tf.data import degradation, pipeline
+from srgan_tf.data import pipeline, realesrgan
 from srgan_tf.evaluation.image_pairs import find_benchmarks, load_pair
 from srgan_tf.evaluation.scoring import EvalConfig, evaluate_benchmark
 from srgan_tf.evaluation.upscalers import bicubic
@@ -33,7 +33,7 @@ SMALL = DegradationConfig(degradation="realesrgan", blur_kernel_size=3)
 def drawn():
     """The parameters of DRAWS degradations, each a numpy array over the draws."""
     seeds = tf.data.Dataset.random(seed=11).batch(2, drop_remainder=True).take(DRAWS)
-    parameters = seeds.map(lambda seed: degradation.sample_parameters(seed, SKEWED),
+    parameters = seeds.map(lambda seed: realesrgan.sample_parameters(seed, SKEWED),
                            num_parallel_calls=tf.data.AUTOTUNE)
     return {name: value.numpy() for name, value in parameters.batch(DRAWS).get_single_element().items()}
 
@@ -84,7 +84,7 @@ def test_every_value_is_drawn_from_its_range(drawn):
 
 
 def test_standard_normal_samples_have_the_standard_moments():
-    samples = degradation.standard_normal(tf.constant([999, 1001]), tf.constant([3, 4], tf.int64)).numpy()
+    samples = realesrgan.standard_normal(tf.constant([999, 1001]), tf.constant([3, 4], tf.int64)).numpy()
     assert samples.shape == (999, 1001)
     assert abs(samples.mean()) < 0.005 and abs(samples.std() - 1.0) < 0.005
     assert abs(np.mean(np.abs(samples) > 1.96) - 0.05) < 0.002
@@ -105,18 +105,18 @@ def flat_with_every_level(level):
 def test_poisson_noise_has_the_poisson_spread_and_gray_noise_is_the_same_in_every_channel():
     for level in (0.1, 0.4):
         image = flat_with_every_level(level)
-        noise = (degradation.add_noise(image, noise_parameters(False, False, poisson_scale=2.0)) - image).numpy()
+        noise = (realesrgan.add_noise(image, noise_parameters(False, False, poisson_scale=2.0)) - image).numpy()
         expected = 2.0 * math.sqrt(round(level * 255) / 255 / 256)  # scale x sqrt(count) / 256 levels
         assert np.std(noise[1:]) == pytest.approx(expected, rel=0.02)
         assert abs(np.mean(noise[1:])) < 0.001
     bright = flat_with_every_level(0.4)
     for gaussian in (True, False):
-        gray = degradation.add_noise(bright, noise_parameters(gaussian, True)).numpy()
+        gray = realesrgan.add_noise(bright, noise_parameters(gaussian, True)).numpy()
         np.testing.assert_array_equal(gray[..., 0], gray[..., 1])
         np.testing.assert_array_equal(gray[..., 0], gray[..., 2])
-    gray = degradation.add_noise(bright, noise_parameters(True, True)).numpy()
+    gray = realesrgan.add_noise(bright, noise_parameters(True, True)).numpy()
     assert np.std(gray) == pytest.approx(0.1, rel=0.05)
-    colour = degradation.add_noise(bright, noise_parameters(True, False)).numpy()
+    colour = realesrgan.add_noise(bright, noise_parameters(True, False)).numpy()
     assert not np.array_equal(colour[..., 0], colour[..., 1])
 
 
@@ -133,7 +133,7 @@ def high_frequency_energy(image):
 
 def test_lower_jpeg_quality_removes_more_high_frequency_energy(set5_dir):
     image = imaging.to_float(imaging.load_rgb(os.path.join(set5_dir, "baby.png"))[96:352, 96:352])
-    energies = [high_frequency_energy(degradation._jpeg(image, quality)) for quality in (95, 75, 50, 30)]
+    energies = [high_frequency_energy(realesrgan._jpeg(image, quality)) for quality in (95, 75, 50, 30)]
     assert energies == sorted(energies, reverse=True)
     assert energies[0] <= high_frequency_energy(image) * 1.05
     assert energies[-1] < 0.5 * energies[0]
@@ -142,10 +142,10 @@ def test_lower_jpeg_quality_removes_more_high_frequency_energy(set5_dir):
 def test_unsharp_masking_sharpens_edges_and_leaves_flat_regions():
     step = np.full((64, 64, 3), 0.3, np.float32)
     step[:, 32:] = 0.7
-    sharpened = degradation.unsharp_mask(tf.constant(step)).numpy()
+    sharpened = realesrgan.unsharp_mask(tf.constant(step)).numpy()
     assert sharpened[:, 31].max() < 0.29 and sharpened[:, 32].min() > 0.71  # overshoot either side of the edge
     flat = np.full((40, 40, 3), 0.5, np.float32)
-    np.testing.assert_allclose(degradation.unsharp_mask(tf.constant(flat)).numpy(), flat, atol=1e-6)
+    np.testing.assert_allclose(realesrgan.unsharp_mask(tf.constant(flat)).numpy(), flat, atol=1e-6)
 
 
 def first_batch(dataset):
@@ -185,12 +185,12 @@ def test_unsharp_masked_targets_are_sharpened_crops_and_lr_is_made_from_them(tin
     usm = dataclasses.replace(SMALL, usm_hr=True)
     lr, sharpened = first_batch(pipeline.train_dataset_fn(config, 2, seed=3, degradations=usm)(
         tf.distribute.InputContext()))
-    np.testing.assert_allclose(sharpened, [degradation.unsharp_mask(tf.constant(patch)) for patch in plain],
+    np.testing.assert_allclose(sharpened, [realesrgan.unsharp_mask(tf.constant(patch)) for patch in plain],
                                atol=1e-5)
     # The patch seeds follow the crops' order: the first patch's is the first of the seed stream.
     degrade_seed = pipeline._pipeline_seeds(3, 0, 0)[3]
     seed = next(iter(tf.data.Dataset.random(seed=degrade_seed).batch(2)))
-    expected = imaging.quantize(degradation.degrade(tf.constant(sharpened[0]), seed, usm, 2)).numpy()
+    expected = imaging.quantize(realesrgan.degrade(tf.constant(sharpened[0]), seed, usm, 2)).numpy()
     np.testing.assert_allclose(lr[0], expected, atol=1e-6)
 
 
@@ -232,4 +232,4 @@ def test_the_degrade_tool_writes_the_lr_that_evaluation_scores(set5_dir, tmp_pat
 def test_images_too_small_for_the_kernels_are_refused_by_size():
     with pytest.raises(ValueError, match="--blur_kernel_size=21 is too large for an image of 40x48: .* the LR image, "
                                          "of 10 pixels .* at least 44 pixels"):
-        degradation.degrade_image(np.zeros((48, 40, 3), np.uint8), 0, "x", DegradationConfig(second_blur_prob=0), 4)
+        realesrgan.degrade_image(np.zeros((48, 40, 3), np.uint8), 0, "x", DegradationConfig(second_blur_prob=0), 4)

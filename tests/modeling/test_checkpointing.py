@@ -2,7 +2,7 @@
 import pytest
 import tensorflow as tf
 
-from srgan_tf.training import checkpointing
+from srgan_tf.modeling import checkpointing
 from tests.tiny_models import FAST, generator_of
 
 
