@@ -79,3 +79,24 @@ def training_config_from_flags(flag_values: flags.FlagValues = flags.FLAGS) -> T
     """The frozen TrainingConfig of parsed flags; ValueError names the flag(s) of a setting that can't work."""
     return training_config(**settings_from_flags(TRAINING_CLASSES, flag_values))
 
+
+def _flag_line(name: str, value) -> str:
+    """`--name=value` as absl reads it back: booleans as --name / --noname, numbers exactly (repr)."""
+    if isinstance(value, bool):
+        return f"--{name}" if value else f"--no{name}"
+    if isinstance(value, tuple):
+        return f"--{name}={','.join(repr(v) for v in value)}"
+    return f"--{name}={value!r}" if isinstance(value, float) else f"--{name}={value}"
+
+
+def flagfile_text(config: TrainingConfig) -> str:
+    """Every setting of `config` as a flagfile, one flag a line: `srgan-train --flagfile=...` builds the same
+    config. A setting that is unset (None, e.g. --seed) is left out, as it is by default."""
+    lines = ["# Every setting of this run; srgan-train --flagfile=<this file> runs it again."]
+    for group_name in ("",) + tuple(GROUPS):
+        group = getattr(config, group_name) if group_name else config
+        for field in settings_of(type(group)):
+            value = getattr(group, field.name)
+            if value is not None:
+                lines.append(_flag_line(field.name, value))
+    return "\n".join(lines) + "\n"

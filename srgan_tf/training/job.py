@@ -14,7 +14,7 @@ from srgan_tf.config import BookkeepingConfig, GeneratorConfig, TrainingConfig
 from srgan_tf.data import pipeline
 from srgan_tf.modeling import checkpointing
 from srgan_tf.modeling.checkpointing import size_in_bytes
-from srgan_tf.training import distribute
+from srgan_tf.training import distribute, run_record
 from srgan_tf.training.controller import TrainingController
 from srgan_tf.training.distribute import ResumableInput
 from srgan_tf.training.trainer import Trainer
@@ -114,6 +114,8 @@ def prepare_training(config: TrainingConfig):
     if is_chief:
         check_disk_space(trainer, bookkeeping)
     logging.info(trainer.restore_or_initialize())
+    if is_chief:
+        run_record.record_run(config, int(trainer.step.numpy()))
     if data.data_service:
         # --seed seeds the networks only: a global seed would fix the seeds of the random ops in the pipeline
         # every tf.data worker receives, and they would all cut the same crops.

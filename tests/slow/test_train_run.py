@@ -27,6 +27,15 @@ def test_a_run_through_absl_with_a_flagfile(tmp_path, tiny_records):
     assert {"g_loss", "content_loss", "learning_rate/g", "perf/step_time_s",
             "perf/hr_patches_per_s"} <= summary_tags(model_dir / "train")
     assert {"eval/psnr_y", "eval/ssim_y", "eval/nearest|bicubic|sr|hr"} <= summary_tags(model_dir / "eval")
+    assert summary_tags(model_dir / "config") == {"config/flags"}
+
+    # The run as recorded, run again with two more steps: it resumes, and the change is recorded.
+    result = subprocess.run([sys.executable, "-m", "srgan_tf.train", f"--flagfile={model_dir / 'train.flags'}",
+                             "--train_steps=6"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert tf.train.latest_checkpoint(str(model_dir)).endswith("ckpt-6")
+    assert (model_dir / "config_changes.txt").read_text() == "step 4:\n  --train_steps: 4 -> 6\n"
+    assert "--train_steps=6" in (model_dir / "train.flags").read_text().splitlines()
 
 
 def test_a_real_esrgan_gan_run_on_two_replicas(tmp_path, tiny_records):
