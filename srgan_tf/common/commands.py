@@ -7,6 +7,11 @@ Each command calls `quiet_tensorflow()` before anything imports TensorFlow, so t
 library's own lines. `--verbosity=1` (or `-v 1`) on the command line, or `SRGAN_TF_VERBOSE=1` in the
 environment, keeps all of TensorFlow's output.
 
+Why the lines are filtered here rather than by TensorFlow's own switch: `TF_CPP_MIN_LOG_LEVEL=2` (set here
+too) drops its C++ INFO and WARNING lines, but not the line absl prints before its log is initialised, nor
+the ERROR lines about CUDA that every machine without a GPU prints; level 3 would drop those, and every real
+error with them. So start-up lines are dropped by their form, other errors pass.
+
 Free of TensorFlow: record-writing worker processes and the REST client import it.
 """
 from __future__ import annotations
