@@ -2,7 +2,8 @@
 
 Trains the recipe of a training flagfile for `--minutes` of training time on the sample photographs (or on
 `--train_records`), evaluates Set5 (and any other `--hr_dir` folder) at the start and every `--eval_minutes`,
-and writes the learning curve to `<output_dir>/<label>.csv` and `<output_dir>/<label>.png`.
+and writes the learning curve to `<output_dir>/<label>.csv` and `<output_dir>/<label>.png`. The plot is drawn
+with matplotlib, an optional extra: `pip install "srgan_tf[bench]"`.
 
     python tools/benchmark_quality.py --flagfile=configs/demo.flags                      # one hour
     python tools/benchmark_quality.py --flagfile=configs/div2k_srresnet.flags --minutes=10 --label=srresnet
@@ -25,23 +26,19 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import json
-import math
 import os
 import sys
 import time
-from typing import Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
+from typing import Callable, List, Mapping, NoReturn, Optional, Sequence
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
-from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 from srgan_tf import train  # noqa: E402
-from srgan_tf.common import files, imaging  # noqa: E402
+from srgan_tf.common import files  # noqa: E402
 from srgan_tf.data import pipeline  # noqa: E402
 from srgan_tf.data.sources import SourceError, samples_source  # noqa: E402
 from srgan_tf.data.writer import manifest_name, write_records  # noqa: E402
@@ -149,92 +146,89 @@ def csv_text(rows: Sequence[dict]) -> str:
     return out.getvalue()
 
 
-COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14), (23, 190, 207))
-GRID, INK = (225, 225, 225), (0, 0, 0)
-PANEL_SIZE, MARGIN = (620, 440), (70, 40, 20, 50)  # a panel; its plot area's margins: left, top, right, bottom
-HEADER = 70  # title and legend
+PANEL_INCHES = (5.5, 3.5)  # one panel's width and height
+TITLE_INCHES = 1.0
+DPI = 100
+X_AXES = (("minutes", "training minutes"), ("step", "training steps"))
 
 
-def nice_ticks(low: float, high: float, count: int = 6) -> List[float]:
-    """Round tick values (1, 2 or 5 times a power of ten apart) covering [low, high]."""
-    if high <= low:
-        low, high = low - 1, high + 1
-    raw = (high - low) / count
-    power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    first = math.floor(low / step) * step
-    return [first + i * step for i in range(int(math.ceil((high - first) / step - 1e-9)) + 1)]
+def require_matplotlib() -> None:
+    """Raises ImportError naming the extra to install when matplotlib is missing. It is imported only where a
+    plot is drawn: it is this benchmark's alone, and training, evaluation and serving must not need it."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as error:
+        raise ImportError(f"the quality plot is drawn with matplotlib ({error}): "
+                          f'pip install "srgan_tf[bench]"') from error
 
 
-def tick_text(value: float, ticks: Sequence[float]) -> str:
-    decimals = max(0, -math.floor(math.log10(ticks[1] - ticks[0])))
-    return f"{value:,.{decimals}f}"
+def legend_text(name: str, last: Mapping[str, Mapping[str, object]]) -> str:
+    """A run's legend entry, with the PSNR of its latest point in `last` and the gain over bicubic; any other
+    entry (a bicubic line) as it is."""
+    if name not in last:
+        return name
+    psnr, bicubic = float(last[name]["psnr"]), float(last[name]["bicubic_psnr"])
+    return f"{name}: {psnr:.2f} dB, {psnr - bicubic:+.2f} over bicubic"
 
 
-def dashed_line(draw: ImageDraw.ImageDraw, x0: float, x1: float, y: float, colour, dash: int = 8) -> None:
-    for x in np.arange(x0, x1, 2 * dash):
-        draw.line([(x, y), (min(x + dash, x1), y)], fill=colour, width=2)
+def plot(rows: Sequence[Mapping[str, object]], cpu: str):
+    """The learning curves as a matplotlib Figure: a row per benchmark, PSNR against training minutes on the
+    left and against training steps on the right (minutes compare recipes on one machine; steps compare them
+    across machines, and show a recipe that is cheap per step but slow per minute).
+
+    Each run (`label`) is a line with a marker per evaluation, in one colour in every panel; the benchmark's
+    bicubic PSNR, the floor a trained model should clear, is a dashed grey line; each row's legend gives every
+    run's latest PSNR and its gain over bicubic, the figures the summary prints. The title names the runs and
+    `cpu`, since minutes mean nothing without the machine. `rows` are the CSV's, as the benchmark makes them
+    (numbers) or as read back from the file (strings). The figure has its own Agg canvas and no pyplot state:
+    nothing is shown, and nothing leaks between calls.
+    """
+    if not rows:
+        raise ValueError("no evaluation points to plot")
+    require_matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import StrMethodFormatter
+
+    benchmarks = list(dict.fromkeys(row["benchmark"] for row in rows))
+    labels = list(dict.fromkeys(row["label"] for row in rows))
+    colours = {label: f"C{index % 10}" for index, label in enumerate(labels)}
+    figure = Figure(figsize=(len(X_AXES) * PANEL_INCHES[0], len(benchmarks) * PANEL_INCHES[1] + TITLE_INCHES),
+                    dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    figure.suptitle(f"{', '.join(labels)} on {cpu}")
+    panels = figure.subplots(len(benchmarks), len(X_AXES), squeeze=False, sharey="row")
+    for benchmark, row_panels in zip(benchmarks, panels):
+        points = [row for row in rows if row["benchmark"] == benchmark]
+        for axes, (key, x_title) in zip(row_panels, X_AXES):
+            for label in labels:
+                own = [row for row in points if row["label"] == label]
+                if own:
+                    axes.plot([float(row[key]) for row in own], [float(row["psnr"]) for row in own],
+                              marker="o", markersize=4, color=colours[label], label=label)
+            for bicubic in sorted({round(float(row["bicubic_psnr"]), 2) for row in points}):
+                axes.axhline(bicubic, color="0.45", linestyle="--", linewidth=1.2,
+                             label=f"bicubic {bicubic:.2f} dB")
+            axes.set_title(benchmark)
+            axes.set_xlabel(x_title)
+            axes.set_xlim(left=0)
+            axes.grid(True, color="0.9")
+            if key == "step":
+                axes.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))  # 52,000
+        row_panels[0].set_ylabel("PSNR on Y (dB)")
+        last = {row["label"]: row for row in points}  # each run's latest point on this benchmark
+        handles = row_panels[0].get_lines()
+        row_panels[0].legend(handles, [legend_text(line.get_label(), last) for line in handles], loc="best",
+                             fontsize="small")
+    return figure
 
 
-def draw_panel(draw, font, origin: Tuple[int, int], curves: Dict[str, List[Tuple[float, float]]],
-               bicubic: Dict[str, float], x_title: str) -> None:
-    """One panel: PSNR against `x_title`, a solid curve per benchmark and its bicubic PSNR dashed."""
-    left, top = origin[0] + MARGIN[0], origin[1] + MARGIN[1]
-    right, bottom = left + PANEL_SIZE[0] - MARGIN[0] - MARGIN[2], top + PANEL_SIZE[1] - MARGIN[1] - MARGIN[3]
-    xs = [x for points in curves.values() for x, _ in points]
-    ys = [y for points in curves.values() for _, y in points] + list(bicubic.values())
-    x_ticks, y_ticks = nice_ticks(0, max(xs) or 1), nice_ticks(min(ys), max(ys))
-
-    def to_pixel(x, y):
-        return (left + (x - x_ticks[0]) / (x_ticks[-1] - x_ticks[0]) * (right - left),
-                bottom - (y - y_ticks[0]) / (y_ticks[-1] - y_ticks[0]) * (bottom - top))
-
-    for x in x_ticks:
-        px = to_pixel(x, y_ticks[0])[0]
-        draw.line([(px, top), (px, bottom)], fill=GRID)
-        draw.text((px, bottom + 6), tick_text(x, x_ticks), fill=INK, font=font, anchor="mt")
-    for y in y_ticks:
-        py = to_pixel(x_ticks[0], y)[1]
-        draw.line([(left, py), (right, py)], fill=GRID)
-        draw.text((left - 6, py), tick_text(y, y_ticks), fill=INK, font=font, anchor="rm")
-    draw.rectangle([left, top, right, bottom], outline=INK)
-    draw.text(((left + right) / 2, bottom + 28), x_title, fill=INK, font=font, anchor="mt")
-    draw.text((left, top - 8), "PSNR on Y (dB)", fill=INK, font=font, anchor="lb")
-    for colour, (name, points) in zip(itertools.cycle(COLOURS), curves.items()):
-        dashed_line(draw, left, right, to_pixel(0, bicubic[name])[1], colour)
-        pixels = [to_pixel(x, y) for x, y in points]
-        if len(pixels) > 1:
-            draw.line(pixels, fill=colour, width=2)
-        for px, py in pixels:
-            draw.ellipse([px - 3, py - 3, px + 3, py + 3], fill=colour)
-
-
-def draw_legend(draw, font, y: int, names: Sequence[str], bicubic: Dict[str, float]) -> None:
-    x = 20
-    for colour, name in zip(itertools.cycle(COLOURS), names):
-        for text, dashed in ((name, False), (f"{name} bicubic {bicubic[name]:.2f} dB", True)):
-            if dashed:
-                dashed_line(draw, x, x + 30, y, colour, dash=6)
-            else:
-                draw.line([(x, y), (x + 30, y)], fill=colour, width=2)
-            draw.text((x + 36, y), text, fill=INK, font=font, anchor="lm")
-            x += 36 + draw.textlength(text, font=font) + 24
-
-
-def plot(rows: Sequence[dict], label: str, cpu: str) -> np.ndarray:
-    """Two panels side by side, PSNR against training minutes and against steps, as a uint8 picture."""
-    names = list(dict.fromkeys(row["benchmark"] for row in rows))
-    bicubic = {name: next(r["bicubic_psnr"] for r in rows if r["benchmark"] == name) for name in names}
-    picture = Image.new("RGB", (2 * PANEL_SIZE[0], PANEL_SIZE[1] + HEADER), "white")
-    draw = ImageDraw.Draw(picture)
-    font = ImageFont.load_default(size=14)
-    draw.text((picture.width / 2, 12), f"{label} on {cpu}", fill=INK, font=ImageFont.load_default(size=18),
-              anchor="mt")
-    draw_legend(draw, font, 50, names, bicubic)
-    for index, (key, title) in enumerate((("minutes", "training minutes"), ("step", "training steps"))):
-        curves = {name: [(r[key], r["psnr"]) for r in rows if r["benchmark"] == name] for name in names}
-        draw_panel(draw, font, (index * PANEL_SIZE[0], HEADER), curves, bicubic, title)
-    return np.asarray(picture)
+def save_plot(figure, path: str) -> None:
+    """Writes the figure as a PNG at its own size and resolution, atomically: it is rewritten after every
+    evaluation, and whoever looks at it meanwhile, or after an interrupted run, finds a whole picture."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    files.write_bytes_atomic(path, buffer.getvalue())
 
 
 # --------------------------------------------------------------------------------------- the program
@@ -261,9 +255,13 @@ class Curve:
                   f"{row['ssim']:>7.4f} {row['bicubic_psnr']:>7.2f} {row['psnr'] - row['bicubic_psnr']:>+6.2f}",
                   flush=True)
             self.rows.append(row)
+        self.save()
+
+    def save(self) -> None:
+        """Rewrites the CSV, and the plot once there is a point to draw."""
         files.write_text_atomic(self.csv_path, csv_text(self.rows))
         if self.rows:
-            imaging.save_png(self.png_path, plot(self.rows, self.label, self.cpu))
+            save_plot(plot(self.rows, self.cpu), self.png_path)
 
     def summary(self) -> List[str]:
         """The last point of each benchmark, in the form other tools read."""
@@ -277,6 +275,10 @@ def check_inputs():
 
     Returns the benchmarks, the training configs and whether the model dir's checkpoints are to be deleted.
     """
+    try:
+        require_matplotlib()  # now, rather than after the first evaluation
+    except ImportError as error:
+        fail(str(error))
     own_records = command_line_value("train_records") is None
     if own_records:
         FLAGS.train_records = os.path.join(FLAGS.output_dir, "records", "train-*")
