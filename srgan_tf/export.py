@@ -79,8 +79,8 @@ def _define_flags() -> None:
     flags.DEFINE_string("model_dir", None, "Model directory or checkpoint prefix to export.")
     flags.DEFINE_string("model", None, "A shipped model's name (srgan-upscale --list_models), or as --model_dir "
                                        "a model directory / checkpoint prefix.")
-    tiling_flags.define_export_flags("Version: the directory (SavedModel) or file name; default: the checkpoint's "
-                                 "global step.")
+    tiling_flags.define_export_flags("Version: the directory (SavedModel) or file name; default: the "
+                                     "checkpoint's global step.")
     flags.DEFINE_enum("format", SAVED_MODEL, [SAVED_MODEL, ONNX, LITERT],
                       "saved_model: a TF Serving version directory; onnx: <version>.onnx for ONNX Runtime "
                       "(extra .[onnx]); litert: <version>.tflite for the LiteRT interpreter (extra .[litert]).")

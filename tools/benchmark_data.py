@@ -23,6 +23,7 @@ from PIL import Image
 
 from srgan_tf.config import DataConfig, DegradationConfig, GeneratorConfig
 from srgan_tf.data import pipeline, sources
+from srgan_tf.registry import DEGRADATIONS
 from srgan_tf.training.acceleration import cpu_description
 
 flags.DEFINE_list("crops_per_image", ["1", "4", "16", "32", "64", "128"],

@@ -209,9 +209,10 @@ def train_dataset_fn(config: DataConfig, scale: int, seed: Optional[int] = None,
     yields endless per-replica batches (lr [b, p/s, p/s, 3], hr [b, p, p, 3]), float32 in [0, 1], where
     p = config.hr_patch_size, s = scale and lr is what `degradations.degradation` makes of hr (bicubic
     downscaling by default; a seeded degradation draws for each patch from a seed of its own, so the same
-    patch gets the same LR however batches are split over replicas); lr is rounded to 8 bits like evaluation and serving LR unless `config.quantize_lr` is off. `seed` (None:
-    nondeterministic) fixes file order, crops, shuffling and degradations; `resume_step` (the step a run
-    resumes at) is mixed into it, so a seeded run that resumes does not repeat the batches it started with.
+    patch gets the same LR however batches are split over replicas); lr is rounded to 8 bits like evaluation
+    and serving LR unless `config.quantize_lr` is off. `seed` (None: nondeterministic) fixes file order,
+    crops, shuffling and degradations; `resume_step` (the step a run resumes at) is mixed into it, so a seeded
+    run that resumes does not repeat the batches it started with.
     """
     if config.data_service and seed is not None:
         raise ValueError(f"--data_service={config.data_service} needs an unseeded input pipeline: a seeded one "

@@ -286,7 +286,6 @@ def _filtered_sizes(config: DegradationConfig, side: int, scale: int) -> Dict[st
     return sizes
 
 
-
 def smallest_image(config: DegradationConfig, scale: int) -> int:
     """The smallest HR side, a multiple of `scale`, that the degradation can process: every kernel must fit
     (reflection padding) the smallest image it filters."""
@@ -294,7 +293,6 @@ def smallest_image(config: DegradationConfig, scale: int) -> int:
     while min(_filtered_sizes(config, side, scale).values()) <= config.blur_kernel_size // 2:
         side += scale
     return side
-
 
 
 def check_fits(config: DegradationConfig, side: int, scale: int, named: str) -> None:

@@ -80,7 +80,6 @@ def unet(x, f: int):
     return layers.Conv2D(1, 3, padding="same", dtype="float32", name="logits")(x)
 
 
-
 def build_discriminator(config: DiscriminatorConfig, patch_size: int) -> keras.Model:
     """HR patch in [0, 1] of side `patch_size` to float32 real/fake logits of `config.discriminator`: `[N, 1]`,
     or `[N, patch_size, patch_size, 1]` for the U-Net."""

@@ -25,7 +25,6 @@ def pixel_l1(hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
     return mean_per_example(tf.abs(tf.cast(hr, tf.float32) - tf.cast(sr, tf.float32)))
 
 
-
 def feature_loss(hr_features: tf.Tensor, sr_features: tf.Tensor, feature_scale: float,
                  distance: str = "mse") -> tf.Tensor:
     """VGG content loss per example: the `distance` ("mse" as SRGAN, "l1" as ESRGAN) of feature maps
@@ -94,4 +93,3 @@ def relativistic_average_gan(real_logits: tf.Tensor, fake_logits: tf.Tensor,
     judged = _judged(real_vs_fake, fake_vs_real, generator=0.5 * (
         _bce_with_logits(0.0, real_vs_fake) + _bce_with_logits(1.0, fake_vs_real)))
     return dataclasses.replace(judged, discriminator=0.5 * judged.discriminator)
-

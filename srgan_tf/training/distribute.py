@@ -63,7 +63,6 @@ def worker_id(strategy: tf.distribute.Strategy) -> str:
     return f"{resolver.task_type}_{resolver.task_id}"
 
 
-
 class WorkersDisagreeError(RuntimeError):
     """Workers resumed from different checkpoints: their model directories are not the same storage."""
 
