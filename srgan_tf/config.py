@@ -17,14 +17,13 @@ from typing import Dict, Optional, Tuple
 from srgan_tf.registry import (ADVERSARIAL_LOSSES, DEGRADATIONS, DISCRIMINATORS, GENERATORS, PIXEL_LOSSES, TASKS,
                                Registry)
 
-# Names used by the papers for the VGG19 feature maps, mapped to Keras layer names: "vgg<i><j>" is the j-th
-# convolution of block i (before the i-th max-pooling), after its ReLU; SRGAN's "vgg54" is block5_conv4.
-# ESRGAN compares features before the ReLU ("_before_relu"), which keep the sign and magnitude the ReLU drops.
+# The values of --vgg_layer: the VGG19 feature maps as the papers name them. "vgg<i><j>" is the j-th
+# convolution of block i (before the i-th max-pooling), after its ReLU (SRGAN's "vgg54"); ESRGAN compares
+# features before the ReLU ("_before_relu"). modeling/vgg.py finds them in Keras's VGG19.
 BEFORE_RELU = "_before_relu"
-VGG19_BLOCKS = (2, 2, 4, 4, 4)  # convolutions in each block
-VGG_LAYERS = {f"vgg{block}{conv}": f"block{block}_conv{conv}"
-              for block, convolutions in enumerate(VGG19_BLOCKS, start=1) for conv in range(1, convolutions + 1)}
-VGG_LAYERS.update({name + BEFORE_RELU: layer for name, layer in list(VGG_LAYERS.items())})
+VGG_LAYERS = tuple(f"vgg{block}{conv}{suffix}" for suffix in ("", BEFORE_RELU)
+                   for block, convolutions in enumerate((2, 2, 4, 4, 4), start=1)
+                   for conv in range(1, convolutions + 1))
 
 SUPPORTED_SCALES = (2, 4, 8)
 

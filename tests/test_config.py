@@ -4,6 +4,7 @@ import json
 import pytest
 
 from srgan_tf.config import VGG_LAYERS, GeneratorConfig, LossConfig, training_config
+from srgan_tf.modeling.vgg import keras_layer
 
 
 def test_model_configs_written_before_the_generator_options_load_as_the_paper_network():
@@ -88,10 +89,12 @@ def test_settings_across_groups_are_checked_where_they_meet(settings, named):
 
 
 def test_vgg_layers_are_named_as_the_papers_name_them():
-    assert (VGG_LAYERS["vgg12"], VGG_LAYERS["vgg22"], VGG_LAYERS["vgg34"], VGG_LAYERS["vgg54"]) == (
-        "block1_conv2", "block2_conv2", "block3_conv4", "block5_conv4")
-    assert VGG_LAYERS["vgg44_before_relu"] == "block4_conv4"
-    assert len(VGG_LAYERS) == 2 * 16  # every convolution of VGG19, after and before its ReLU
+    assert [keras_layer(name) for name in ("vgg12", "vgg22", "vgg34", "vgg54", "vgg44_before_relu")] == [
+        "block1_conv2", "block2_conv2", "block3_conv4", "block5_conv4", "block4_conv4"]
+    assert len(set(VGG_LAYERS)) == 2 * 16  # every convolution of VGG19, after and before its ReLU
+    assert {keras_layer(name) for name in VGG_LAYERS} == {f"block{block}_conv{conv}" for block, convolutions in
+                                                          enumerate((2, 2, 4, 4, 4), start=1)
+                                                          for conv in range(1, convolutions + 1)}
 
 
 def test_vgg_layer_weights_replace_the_single_vgg_layer():

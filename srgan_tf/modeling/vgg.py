@@ -9,7 +9,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from srgan_tf.config import BEFORE_RELU, VGG_LAYERS, LossConfig
+from srgan_tf.config import BEFORE_RELU, LossConfig
 from srgan_tf.modeling.layers import VggPreprocess
 from srgan_tf.modeling.policies import dtype_policy
 
@@ -42,6 +42,12 @@ def _features_before_relu(conv: layers.Conv2D, inputs):
     return features
 
 
+def keras_layer(name: str) -> str:
+    """The Keras VGG19 layer of a feature map named as in `config.VGG_LAYERS`: "vgg54_before_relu" is the
+    convolution "block5_conv4" (before its ReLU)."""
+    return f"block{name[3]}_conv{name[4]}"
+
+
 def _feature_maps(vgg: keras.Model, names: Sequence[str]) -> keras.Model:
     """VGG19's layers up to the deepest of the named feature maps, with one output per name, in their order.
 
@@ -50,9 +56,9 @@ def _feature_maps(vgg: keras.Model, names: Sequence[str]) -> keras.Model:
     no convolution is computed twice.
     """
     def key(name: str) -> str:
-        return VGG_LAYERS[name] + (BEFORE_RELU if name.endswith(BEFORE_RELU) else "")
+        return keras_layer(name) + (BEFORE_RELU if name.endswith(BEFORE_RELU) else "")
 
-    split = {VGG_LAYERS[name] for name in names if name.endswith(BEFORE_RELU)}
+    split = {keras_layer(name) for name in names if name.endswith(BEFORE_RELU)}
     missing = {key(name) for name in names}
     maps = {}
     x = inputs = keras.Input((None, None, 3), name="bgr")
