@@ -14,8 +14,8 @@ import math
 import typing
 from typing import Dict, Optional, Tuple
 
-from srgan_tf.registry import (ADVERSARIAL_LOSSES, DEGRADATIONS, DISCRIMINATORS, GENERATORS, PIXEL_LOSSES, TASKS,
-                               Registry)
+from srgan_tf.registry import (ADVERSARIAL_LOSSES, DEGRADATIONS, DISCRIMINATORS, GENERATORS, PIXEL_LOSSES,
+                               TASKS, Registry)
 
 # The values of --vgg_layer: the VGG19 feature maps as the papers name them. "vgg<i><j>" is the j-th
 # convolution of block i (before the i-th max-pooling), after its ReLU (SRGAN's "vgg54"); ESRGAN compares

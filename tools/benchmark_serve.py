@@ -64,13 +64,13 @@ from srgan_tf.deploy.parity import parity  # noqa: E402
 from srgan_tf.evaluation.image_pairs import find_benchmarks, load_pair  # noqa: E402
 from srgan_tf.evaluation.scoring import EvalConfig, measure  # noqa: E402
 from srgan_tf.evaluation.upscalers import load_upscaler  # noqa: E402
+from srgan_tf.modeling.checkpointing import load_generator  # noqa: E402
 from srgan_tf.modeling.generator import build_generator, receptive_radius  # noqa: E402
 from srgan_tf.serving.saved_model import export_saved_model  # noqa: E402
 from srgan_tf.serving.signatures import IMAGE_BYTES, PIXELS, PREDICT_PIXELS, SERVE_ENCODED  # noqa: E402
 from srgan_tf.serving.tiling import (DEFAULT_TILE_SIZE, TilingConfig, tiling_for,  # noqa: E402
                                      upscale_in_tiles)
 from srgan_tf.training.acceleration import cpu_description  # noqa: E402
-from srgan_tf.modeling.checkpointing import load_generator  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SET5 = os.path.join(ROOT, "..", "shared", "data", "Set5")

@@ -28,9 +28,9 @@ from srgan_tf.common.files import write_bytes_atomic, write_text_atomic  # noqa:
 from srgan_tf.evaluation import scoring  # noqa: E402
 from srgan_tf.evaluation.image_pairs import find_benchmarks  # noqa: E402
 from srgan_tf.evaluation.upscalers import from_generator  # noqa: E402
+from srgan_tf.modeling.checkpointing import load_generator  # noqa: E402
 from srgan_tf.modeling.generator import build_generator  # noqa: E402
 from srgan_tf.training.acceleration import cpu_description  # noqa: E402
-from srgan_tf.modeling.checkpointing import load_generator  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(ROOT, "..", "shared", "data")

@@ -20,8 +20,8 @@ from absl import logging
 
 from srgan_tf.common import console, imaging
 from srgan_tf.config import DataConfig, DegradationConfig
-from srgan_tf.registry import DEGRADATIONS
 from srgan_tf.data import schema
+from srgan_tf.registry import DEGRADATIONS
 
 AUTOTUNE = tf.data.AUTOTUNE
 FILES_READ_AT_ONCE = 8  # shards each input pipeline interleaves

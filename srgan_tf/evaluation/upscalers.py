@@ -19,17 +19,17 @@ from typing import Callable, Optional
 import numpy as np
 import tensorflow as tf
 
+from srgan_tf import pretrained
 from srgan_tf.common import imaging
 from srgan_tf.common.console import describe_error
 from srgan_tf.config import GeneratorConfig
 from srgan_tf.deploy import formats
 from srgan_tf.deploy.runtimes import load_portable
-from srgan_tf import pretrained
+from srgan_tf.modeling import checkpointing
 from srgan_tf.modeling.generator import float32_generator
 from srgan_tf.serving.module import DEFAULT_MAX_PIXELS, SuperResolutionModule
 from srgan_tf.serving.signatures import PIXELS, PREDICT_PIXELS, PREDICT_PIXELS16
 from srgan_tf.serving.tiling import DEFAULT_TILE_SIZE, TilingConfig, tiling_for, upscale_in_tiles_eagerly
-from srgan_tf.modeling import checkpointing
 
 BICUBIC = "bicubic"
 TENSORFLOW = "tf"

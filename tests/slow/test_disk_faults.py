@@ -8,8 +8,8 @@ import pytest
 import tensorflow as tf
 
 from srgan_tf.config import BookkeepingConfig, training_config
-from srgan_tf.training import job
 from srgan_tf.modeling.checkpointing import CheckpointWriteError
+from srgan_tf.training import job
 from srgan_tf.training.controller import TrainingController
 from tests.tiny_models import MODEL
 from tests.training.tiny_trainers import assert_every_checkpoint_restores_finite, batches, short_run_trainer
