@@ -72,3 +72,35 @@ def tiny_model(tmp_path_factory):
     model_dir = str(tmp_path_factory.mktemp("model"))
     config = GeneratorConfig(num_residual_blocks=1, num_filters=8, scale=4)
     return model_dir, make_model_dir(model_dir, config, step=5)
+
+
+# ------------------------------------------------------------------------ worker processes (pytest-xdist)
+
+# Split test by test across the workers: files whose tests share no fixture costlier than a strategy.
+SPLIT_FILES = ("tests/training/test_trainer.py", "tests/slow/")
+# Kept in one worker as a whole: packages whose conftest makes package-scoped fixtures (exports, models).
+WHOLE_PACKAGES = ("tests/deploy/", "tests/serving/")
+
+
+def work_unit(nodeid: str) -> str:
+    """What one worker runs together: a test of SPLIT_FILES alone, a package of WHOLE_PACKAGES whole, any
+    other file whole, so that its module-scoped fixtures are made once rather than once per worker."""
+    path = nodeid.split("::", 1)[0]
+    if path.startswith(SPLIT_FILES):
+        return nodeid
+    return next((package for package in WHOLE_PACKAGES if path.startswith(package)), path)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`-n` (`--dist load`): xdist's scheduling by work unit, as `work_unit` defines them. Larger units go
+    first; a worker is sent the next unit when it has two tests left to run."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkUnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return WorkUnitScheduling(config, log)
