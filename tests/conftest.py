@@ -1,4 +1,9 @@
-"""Test set-up: two logical CPU devices (so multi-replica code runs here), images, tiny records and model."""
+"""Test set-up: two logical CPU devices (so multi-replica code runs here), images, tiny records and model.
+
+The benchmark images some tests read (Set5, NIQE's test image) are looked for in `../shared/data` beside the
+project, or in the folder `SRGAN_TF_SHARED_DATA` names; tests that need them are skipped, saying so, where
+they are absent (`shared_data`). `SRGAN_TF_SHARED_DATA=/nonexistent pytest` shows which tests those are.
+"""
 import importlib.metadata
 import os
 
@@ -28,14 +33,17 @@ import tensorflow as tf  # noqa: E402
 _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+SHARED_DATA = os.environ.get("SRGAN_TF_SHARED_DATA") or os.path.join(os.path.dirname(__file__), "..", "..",
+                                                                    "shared", "data")
 
 
 def shared_data(name: str) -> str:
-    """The absolute path of `../shared/data/<name>` beside the project; skips the test where it is absent."""
+    """The absolute path of `<name>` in the shared data (`../shared/data` beside the project, or
+    $SRGAN_TF_SHARED_DATA); skips the test where it is absent."""
     path = os.path.abspath(os.path.join(SHARED_DATA, name))
     if not os.path.exists(path):
-        pytest.skip(f"needs {path} (the benchmark data beside the project), which is absent here")
+        pytest.skip(f"needs {path} (the benchmark data beside the project, or in $SRGAN_TF_SHARED_DATA), "
+                    f"which is absent here")
     return path
 
 
