@@ -91,6 +91,9 @@ def test_spectral_normalization_assigns_the_kernel_divided_by_its_float32_larges
     """A training call runs one power iteration from `vector_u` and stores the kernel divided by the singular
     value it estimates, in float32: Keras' own layer, in a mixed-precision model, stored it rounded to
     bfloat16 (16 bits of the float32 kernel lost on every call)."""
+    # Seeded: unseeded, the kernel depended on the tests run before in the process, and some gave an estimate
+    # within 0.05 of 1 (1.047 once), failing the first check. This seed's estimate: 0.80.
+    keras.utils.set_random_seed(1)
     with dtype_policy(precision):
         inputs = keras.Input((6, 6, 4))
         normalized = SpectralNormalization(keras.layers.Conv2D(8, 3, use_bias=False))
