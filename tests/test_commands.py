@@ -36,6 +36,7 @@ def quiet_env() -> dict:
             if key not in ("TF_CPP_MIN_LOG_LEVEL", commands.VERBOSE_ENV)}
 
 
+@pytest.mark.slow
 def test_help_lists_the_commands_own_flags():
     results = run_together([[*installed(command, module), "--help"] for command, module, _ in COMMANDS],
                            timeout=120, env=quiet_env())
@@ -45,6 +46,7 @@ def test_help_lists_the_commands_own_flags():
         assert not any(line in result.stderr for line in START_UP_LINES), (command, result.stderr[-2000:])
 
 
+@pytest.mark.slow
 def test_export_prints_its_own_lines_only_unless_asked_for_more(tmp_path):
     model_dir = str(tmp_path / "model")
     make_model_dir(model_dir)

@@ -13,6 +13,7 @@ from tests.evaluation.benchmarks import write_folder
 from tests.processes import run_together
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = pytest.mark.slow  # every test runs the command in child processes
 
 
 def run_cli(*runs):

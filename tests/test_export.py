@@ -7,6 +7,8 @@ import pytest
 
 from tests.tiny_models import MAX_PIXELS, STEP, TILE_SIZE, make_model_dir
 
+pytestmark = pytest.mark.slow  # every test runs the command in a child process
+
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):

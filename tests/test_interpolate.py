@@ -57,6 +57,7 @@ def test_alpha_moves_every_weight_from_the_psnr_generator_to_the_gan_generator()
         interpolate_weights(psnr, wider, 0.5)
 
 
+@pytest.mark.slow
 def test_alphas_0_and_1_export_the_two_generators(models, tmp_path):
     exports = str(tmp_path / "blend")
     result = subprocess.run(interpolate(models, "--alphas=0,1", f"--export_dir={exports}",
@@ -77,6 +78,7 @@ def test_alphas_0_and_1_export_the_two_generators(models, tmp_path):
     assert not np.array_equal(*outputs)
 
 
+@pytest.mark.slow
 def test_bad_requests_stop_before_anything_is_written(models, tmp_path):
     narrow = str(tmp_path / "narrow")
     make_model_dir(narrow, dataclasses.replace(TINY, num_filters=4))

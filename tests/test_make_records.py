@@ -4,10 +4,13 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from srgan_tf.data import schema, sources
 from tests.data.record_files import read_split
 
 MAKE_RECORDS = [sys.executable, "-m", "srgan_tf.make_records"]
+pytestmark = pytest.mark.slow  # every test runs the command in a child process
 
 
 def test_tool_writes_the_sample_photographs_with_worker_processes(tmp_path):

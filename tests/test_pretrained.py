@@ -72,6 +72,7 @@ def test_the_python_api_upscales_arrays_and_files_and_builds_the_network(tmp_pat
     assert np.abs(direct - sr).max() <= 1  # the same network, untiled
 
 
+@pytest.mark.slow
 def test_commands_take_a_shipped_models_name(tmp_path, make_image):
     name = SHIPPED[0]
     photo = write_folder(tmp_path / "in", {"photo.png": make_image(24, 20, seed=2)}) + "/photo.png"

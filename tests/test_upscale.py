@@ -48,6 +48,7 @@ def test_checkpoint_and_saved_model_give_the_untiled_result_on_a_many_tile_image
         assert np.abs(upscaled / 255.0 - reference).max() <= 1 / 255
 
 
+@pytest.mark.slow
 def test_command_line_on_a_file_and_a_folder(model, tmp_path, make_image):
     Image.fromarray(make_image(20, 30, seed=2)).save(tmp_path / "single.jpg")
     folder = tmp_path / "folder"

@@ -158,6 +158,7 @@ def small_data(records, **overrides):
                                                 **overrides})
 
 
+@pytest.mark.slow
 def test_degraded_patches_are_the_same_on_one_and_on_two_replicas(tiny_records):
     config = small_data(tiny_records["train"])
     dataset_fn = pipeline.train_dataset_fn(config, 2, seed=3, degradations=SMALL)
@@ -194,6 +195,7 @@ def test_unsharp_masked_targets_are_sharpened_crops_and_lr_is_made_from_them(tin
     np.testing.assert_allclose(lr[0], expected, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_evaluation_lr_depends_on_the_seed_and_the_image_alone(set5_dir, tmp_path):
     (benchmark,) = find_benchmarks([set5_dir], [], 4)
     realesrgan = DegradationConfig(degradation="realesrgan")
@@ -211,6 +213,7 @@ def test_evaluation_lr_depends_on_the_seed_and_the_image_alone(set5_dir, tmp_pat
     assert scores(1, alone) == {"bird": first["bird"]}
 
 
+@pytest.mark.slow
 def test_the_degrade_tool_writes_the_lr_that_evaluation_scores(set5_dir, tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     picture = tmp_path / "examples.png"

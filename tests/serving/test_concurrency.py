@@ -4,9 +4,12 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 BENCHMARK = os.path.join(os.path.dirname(__file__), "..", "..", "tools", "benchmark_serve.py")
 
 
+@pytest.mark.slow
 def test_concurrent_requests_give_the_sequential_outputs_within_the_memory_bound():
     """Four threads send 48 requests (the 18 of the mix in turn, most of them tiled): each output must be the
     one the same request gave on its own, none may fail, and the peak RSS must stay within the bound the tool

@@ -21,6 +21,7 @@ from srgan_tf.data.writer import write_records
 FUZZ = os.path.join(os.path.dirname(__file__), "..", "..", "tools", "fuzz_serving.py")
 
 
+@pytest.mark.slow
 def test_damaged_files_crash_nothing_and_every_refusal_is_clear():
     """300 seeded cases: serving refuses with INVALID_ARGUMENT, the commands with a message naming the file,
     and nothing crashes, times out, takes too much memory or fails otherwise."""

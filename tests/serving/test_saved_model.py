@@ -26,6 +26,7 @@ def call(loaded, request: predict_pb2.PredictRequest) -> dict:
     return {name: tf.make_ndarray(tf.make_tensor_proto(value.numpy())) for name, value in outputs.items()}
 
 
+@pytest.mark.slow
 def test_saved_model_cli_lists_the_signatures(version_dir):
     shown = subprocess.run([saved_model_cli(), "show", "--all", "--dir", version_dir],
                            capture_output=True, text=True, check=True).stdout
@@ -82,6 +83,7 @@ def test_warmup_requests_parse_and_replay_through_tf_serving_loading(version_dir
         assert outputs and all(value.shape[0] == 1 for value in outputs.values())
 
 
+@pytest.mark.slow
 def test_versions_are_written_atomically_and_never_overwritten_silently(model_dir, tmp_path, monkeypatch):
     generator, exports = model_dir[1], str(tmp_path)
     first = export_tiny(generator, exports, version=3)

@@ -68,7 +68,13 @@ TWO_REPLICA_CASES = [(phase, model, precision) for phase, model in [("pretrain",
 TWO_REPLICA_CASES.append(("gan", UNET, "mixed_bfloat16"))
 
 
-@pytest.mark.parametrize("phase,model,precision", TWO_REPLICA_CASES,
+def slow_if(is_slow: bool, *values):
+    """A parametrized case, marked slow (left out by `make test-fast`) if `is_slow`."""
+    return pytest.param(*values, marks=[pytest.mark.slow] if is_slow else [])
+
+
+# The GAN phase's cases trace two networks and VGG on each replica (10 to 15 s each); pretraining's, 3 to 4 s.
+@pytest.mark.parametrize("phase,model,precision", [slow_if(case[0] == "gan", *case) for case in TWO_REPLICA_CASES],
                          ids=[f"{'unet' if model is UNET else 'esrgan' if model is ESRGAN else phase}-{precision}"
                               for phase, model, precision in TWO_REPLICA_CASES])
 def test_a_step_on_two_replicas_gives_finite_losses_and_identical_replicas(strategy, tmp_path, phase, model,
@@ -136,7 +142,9 @@ MATRIX += [(generator, "pretrain", "vanilla", 2, "float32") for generator in ("s
 RESUMED = {next(case for case in MATRIX if case[0] == generator and case[3] == 2) for generator in MATRIX_GENERATORS}
 
 
-@pytest.mark.parametrize("case", MATRIX, ids=["-".join(map(str, case)) for case in MATRIX])
+# Slow: the GAN phase's cases and the resumed ones (a second trainer traced); the others take 2 to 3 s each.
+@pytest.mark.parametrize("case", [slow_if(case[1] != "pretrain" or case in RESUMED, case) for case in MATRIX],
+                         ids=["-".join(map(str, case)) for case in MATRIX])
 def test_every_network_steps_on_every_strategy_and_resumes(case, strategy, one_device, tmp_path):
     generator, phase_name, adversarial, replicas, precision = case
     phase, phase_settings = MATRIX_PHASES[phase_name]
@@ -211,6 +219,7 @@ def _gradients(trainer):
                                                                   ("gan", VANILLA_ESRGAN, "float32", 5e-4),
                                                                   ("pretrain", MODEL, "mixed_float16", 2e-3)],
                          ids=["gan", "esrgan_networks", "pretrain"])
+@pytest.mark.slow
 def test_xla_step_gives_the_weights_of_the_plain_step(strategy, tmp_path, phase, model, precision, gradients_rtol):
     plain = make_trainer(strategy, tmp_path / "plain", phase, precision, model=model)
     compiled = make_trainer(strategy, tmp_path / "xla", phase, precision, model=model, jit_compile="on")
@@ -245,6 +254,7 @@ def _state(trainer):
 
 
 @pytest.mark.parametrize("model", [MODEL, UNET], ids=["gan", "unet"])
+@pytest.mark.slow
 def test_checkpoint_round_trip_restores_everything_exactly(strategy, tmp_path, model):
     trainer = make_trainer(strategy, tmp_path, "gan", "mixed_float16", model=model)
     run_steps(trainer, fixed_batches(strategy), 3)
@@ -268,7 +278,7 @@ def test_checkpoint_round_trip_restores_everything_exactly(strategy, tmp_path, m
         assert len(moved) == 8 and all(moved)
 
 
-@pytest.mark.parametrize("jit_compile", ["auto", "on"])
+@pytest.mark.parametrize("jit_compile", [pytest.param("auto", marks=pytest.mark.slow), "on"])  # "on": refused
 def test_relativistic_gan_on_two_replicas_runs_without_xla(strategy, tmp_path, jit_compile):
     settings = dict(model=ESRGAN, precision="auto")
     if jit_compile == "on":
@@ -283,6 +293,7 @@ def test_relativistic_gan_on_two_replicas_runs_without_xla(strategy, tmp_path, j
     assert np.isfinite(run_steps(trainer, fixed_batches(strategy), 1)["d_loss"])
 
 
+@pytest.mark.slow
 def test_an_esrgan_run_on_two_replicas_resumes_where_it_stopped(strategy, tmp_path):
     trainer = make_trainer(strategy, tmp_path, "gan", "mixed_float16", model=ESRGAN)
     trainer.restore_or_initialize()
@@ -327,6 +338,7 @@ def test_the_relativistic_mean_and_its_gradient_span_every_replica(strategy, tmp
     np.testing.assert_allclose(gradient, expected_gradient, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_warm_start_loads_the_generator_only(strategy, tmp_path):
     pretrain = make_trainer(strategy, tmp_path / "pre")
     checkpointing.write_model_config(str(tmp_path / "pre"), generator_of(MODEL))
@@ -368,6 +380,7 @@ def test_resuming_a_pretrain_dir_as_gan_is_refused(strategy, tmp_path):
         gan.restore_or_initialize()
 
 
+@pytest.mark.slow
 def test_controller_logs_evaluates_and_checkpoints(strategy, tmp_path, tiny_records):
     data_config = DataConfig(train_records=tiny_records["train"], val_records=tiny_records["val"],
                              hr_patch_size=16, batch_size=4)
@@ -470,6 +483,7 @@ def gan_trainer(strategy, model_dir, generator_weights, **overrides):
     return trainer
 
 
+@pytest.mark.slow
 def test_without_adversarial_weight_a_gan_step_moves_the_generator_as_pretraining_does(one_device, tmp_path):
     """The discriminator's update runs in the GAN step but must not reach the generator."""
     pretrain = fast_trainer(one_device, tmp_path / "pre", pixel_loss="mse")
@@ -491,6 +505,7 @@ def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
     return float(np.linalg.norm(actual - expected) / np.linalg.norm(expected))
 
 
+@pytest.mark.slow
 def test_the_adversarial_gradient_has_the_weight_and_sign_of_the_loss(one_device, tmp_path):
     """g(w) = g_content + w * grad(-log D(G(lr))): linear in w, and pointing where the adversarial loss grows."""
     weights = build_generator(generator_of(FAST)).get_weights()
@@ -531,6 +546,7 @@ REAL_ESRGAN_LAYERS = (("vgg12_before_relu", 0.1), ("vgg22_before_relu", 0.1), ("
                       ("vgg44_before_relu", 1.0), ("vgg54_before_relu", 1.0))
 
 
+@pytest.mark.slow
 def test_a_gan_step_learns_the_weighted_features_of_several_vgg_layers(one_device, tmp_path):
     """On 32-pixel patches, so that block 5 still has 2x2 features; --vgg_layer back to its default, as the
     weights replace it."""
