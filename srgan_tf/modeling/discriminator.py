@@ -6,7 +6,7 @@ import keras
 from keras import layers
 
 from srgan_tf.config import DiscriminatorConfig
-from srgan_tf.modeling.layers import FusedBatchNormalization, SpectralNormalization
+from srgan_tf.modeling.layers import FusedBatchNormalization, SpectralNormalization, StridedConv2D
 from srgan_tf.registry import DISCRIMINATORS
 
 
@@ -25,7 +25,7 @@ def srgan(x, f: int):
     x = layers.LeakyReLU(0.2, name="lrelu0")(x)
     widths = [f, f * 2, f * 2, f * 4, f * 4, f * 8, f * 8]
     for i, width in enumerate(widths, start=1):
-        x = layers.Conv2D(width, 3, strides=2 if i % 2 else 1, padding="same", name=f"conv{i}")(x)
+        x = StridedConv2D(width, 3, strides=2 if i % 2 else 1, padding="same", name=f"conv{i}")(x)
         x = FusedBatchNormalization(name=f"bn{i}")(x)
         x = layers.LeakyReLU(0.2, name=f"lrelu{i}")(x)
     return _patch_logit(x, f * 16)
@@ -40,7 +40,7 @@ def vgg128(x, f: int):
         for part, (kernel, stride) in enumerate([(3, 1), (4, 2)]):
             name = f"conv{stage}_{part}"
             first = stage == 0 and part == 0
-            x = layers.Conv2D(width, kernel, strides=stride, padding="same", use_bias=first, name=name)(x)
+            x = StridedConv2D(width, kernel, strides=stride, padding="same", use_bias=first, name=name)(x)
             if not first:
                 x = FusedBatchNormalization(name=f"bn{stage}_{part}")(x)
             x = layers.LeakyReLU(0.2, name=f"lrelu{stage}_{part}")(x)

@@ -140,6 +140,29 @@ class FusedBatchNormalization(layers.BatchNormalization):
 
 
 @keras.saving.register_keras_serializable(package="srgan_tf")
+class StridedConv2D(layers.Conv2D):
+    """Keras' Conv2D, its "same" padding of a strided convolution added explicitly before a "valid" one.
+
+    The result, the weights and the checkpoints are the same. On TensorFlow 2.21 with oneDNN, the bfloat16
+    gradient of a strided "same" convolution's kernel is garbage (NaN in some runs) when its input is 1x1,
+    the padding larger than the input: what the last stage of a discriminator sees on a small patch (VGG128's
+    on 16 x 16). Padded beforehand, the convolution needs no padding of its own, and its gradient is right.
+    """
+
+    def convolution_op(self, inputs, kernel):
+        if self.padding != "same" or max(self.strides) == 1:
+            return super().convolution_op(inputs, kernel)
+        paddings = [[0, 0]]
+        for axis, (size, stride, rate) in enumerate(zip(self.kernel_size, self.strides, self.dilation_rate), 1):
+            length, span = tf.shape(inputs)[axis], (size - 1) * rate + 1
+            total = tf.maximum((-(-length // stride) - 1) * stride + span - length, 0)
+            paddings.append([total // 2, total - total // 2])  # TensorFlow's "same": the odd pixel after
+        paddings.append([0, 0])
+        return tf.nn.convolution(tf.pad(inputs, paddings), kernel, strides=list(self.strides), padding="VALID",
+                                 dilations=list(self.dilation_rate))
+
+
+@keras.saving.register_keras_serializable(package="srgan_tf")
 class SpectralNormalization(layers.SpectralNormalization):
     """Keras' spectral normalisation (Miyato et al. 2018), with its power iteration and kernel in float32 under
     mixed precision.
