@@ -43,6 +43,8 @@ def test_model_configs_written_before_the_generator_options_load_as_the_paper_ne
     ({"resize_prob2": (1.0, 0.0, 0.0), "resize_range2": (0.3, 0.8)}, "--resize_range2=0.3,0.8 must reach above 1"),
     ({"resize_range": (0.15, float("inf"))}, "--resize_range=0.15,inf must be two numbers"),
     ({"betap_range": (1.5, 2.0)}, "--betap_range=1.5,2 must include 1"),
+    ({"min_image_scale": 0.0}, "--min_image_scale=0.0 must be in \\(0, 1\\]"),
+    ({"min_image_scale": 1.5}, "--min_image_scale=1.5 must be in \\(0, 1\\]"),
     ({"blur_kernel_size": 20}, "--blur_kernel_size=20 must be odd"),
     ({"blur_kernel_size": 1}, "--blur_kernel_size=1 must be >= 3"),
     ({"vgg_layer_weights": "vgg22:1,vgg55:1"}, "--vgg_layer_weights: 'vgg55:1': 'vgg55' is no VGG19 layer"),

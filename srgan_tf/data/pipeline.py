@@ -5,7 +5,8 @@ Training cuts `crops_per_image` patches from every decoded image (decoding a 204
 20 ms as JPEG and 100 ms as PNG on a 2-core CPU, cutting a patch about 0.2 ms) and shuffles patches, not
 records, so crops of one image spread over many batches: keep `shuffle_buffer` well above
 `crops_per_image` (16 times is comfortable). With `DataConfig.seed` set, every random choice (file order,
-crops, symmetries, shuffling, degradations) is seeded and every stage keeps its order, so two runs see the same batches.
+shrink factors, crops, symmetries, shuffling, degradations) is seeded and every stage keeps its order, so two
+runs see the same batches.
 """
 from __future__ import annotations
 
@@ -156,6 +157,17 @@ def random_patches(image: tf.Tensor, size: int, count: int, seed: tf.Tensor) -> 
                      fn_output_signature=tf.TensorSpec([size, size, 3], image.dtype))
 
 
+def random_shrink(image: tf.Tensor, min_scale: float, size: int, seed: tf.Tensor) -> tf.Tensor:
+    """`image` [H, W, 3] uint8 shrunk by a random factor in [min_scale, 1], antialiased bicubic, never below
+    `size` on its shorter side (an image already at `size` is kept as it is)."""
+    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    lowest = tf.maximum(tf.constant(min_scale, tf.float32), size / tf.reduce_min(shape))
+    factor = tf.random.stateless_uniform([], seed, minval=tf.minimum(lowest, 1.0), maxval=1.0)
+    new_shape = tf.maximum(tf.cast(tf.round(shape * factor), tf.int32), size)
+    shrunk = tf.image.resize(tf.cast(image, tf.float32), new_shape, "bicubic", antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(shrunk), 0.0, 255.0), tf.uint8)
+
+
 def _shard_for_pipeline(files: List[str], context: tf.distribute.InputContext) -> Tuple[List[str], bool]:
     """This pipeline's files, and whether examples must be sharded instead (fewer files than pipelines)."""
     if len(files) >= context.num_input_pipelines:
@@ -234,6 +246,14 @@ def train_dataset_fn(config: DataConfig, scale: int, seed: Optional[int] = None,
         lr.set_shape(hr.shape[:-3].concatenate([lr_patch, lr_patch, 3]))
         return lr, hr
 
+    def decoded(features: dict, seed: tf.Tensor) -> tf.Tensor:
+        """An example's image, shrunk at random with --min_image_scale (from a seed of its own)."""
+        image = imaging.decode_rgb(features["image/encoded"])
+        if config.min_image_scale == 1.0:
+            return image
+        return random_shrink(image, config.min_image_scale, patch,
+                             tf.random.experimental.stateless_fold_in(seed, 1))
+
     def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
         batch_size = context.get_per_replica_batch_size(config.batch_size)
         my_files, shard_examples = _shard_for_pipeline(files, context)
@@ -257,8 +277,7 @@ def train_dataset_fn(config: DataConfig, scale: int, seed: Optional[int] = None,
             examples = examples.shard(context.num_input_pipelines, context.input_pipeline_id)
         crop_seeds = tf.data.Dataset.random(seed=crops_seed).batch(2, drop_remainder=True)
         patches = (tf.data.Dataset.zip((examples, crop_seeds))
-                   .map(lambda features, seed: random_patches(imaging.decode_rgb(features["image/encoded"]),
-                                                              patch, crops, seed),
+                   .map(lambda features, seed: random_patches(decoded(features, seed), patch, crops, seed),
                         num_parallel_calls=AUTOTUNE, deterministic=ordered)
                    .unbatch()
                    .shuffle(config.shuffle_buffer, seed=shuffle_seed))

@@ -87,6 +87,40 @@ def test_a_seed_makes_the_pipeline_repeatable(tmp_path, make_image):
     assert not np.array_equal(first, batches(4))
 
 
+def test_random_shrink_keeps_the_patch_inside_and_draws_factors_from_the_whole_range():
+    ramp = np.broadcast_to(np.arange(200, dtype=np.uint8)[None, :, None], (100, 200, 3))
+    factors = []
+    for seed in range(40):
+        shrunk = pipeline.random_shrink(tf.constant(ramp), 0.5, 40, tf.constant([seed, 0])).numpy()
+        assert shrunk.dtype == np.uint8 and shrunk.shape[0] >= 40
+        factors.append(shrunk.shape[0] / 100)
+        np.testing.assert_allclose(shrunk.shape[1] / 200, factors[-1], atol=0.01)
+        middle = shrunk[0, 10:-10, 0].astype(float)  # the ramp's slope grows as the image shrinks
+        np.testing.assert_allclose(np.diff(middle).mean(), 1 / factors[-1], rtol=0.05)
+    assert min(factors) < 0.6 and max(factors) > 0.9 and all(0.5 <= f <= 1.0 for f in factors)
+    # An image whose short side is the patch's is never shrunk below it.
+    tight = pipeline.random_shrink(tf.constant(ramp[:, :60]), 0.5, 60, tf.constant([1, 0]))
+    assert tight.shape[:2] == (100, 60)
+
+
+def test_training_images_are_shrunk_with_min_image_scale_and_stay_repeatable(tmp_path):
+    ramp = np.broadcast_to(np.arange(0, 192, 2, dtype=np.uint8)[None, :, None], (96, 96, 3)).copy()
+    pattern = write_shards(tmp_path, [[ramp]])
+
+    def slopes(min_image_scale, seed):
+        config = DataConfig(train_records=pattern, hr_patch_size=32, batch_size=8, crops_per_image=8,
+                            min_image_scale=min_image_scale)
+        dataset = pipeline.train_dataset_fn(config, 4, seed=seed)(tf.distribute.InputContext())
+        hr = np.concatenate([hr for _, hr in take(dataset, 4)]) * 255
+        return np.maximum(np.abs(np.diff(hr, axis=1)).mean(axis=(1, 2, 3)),  # the ramp runs along rows or
+                          np.abs(np.diff(hr, axis=2)).mean(axis=(1, 2, 3)))  # columns, after a symmetry
+
+    np.testing.assert_allclose(slopes(1.0, 0), 2.0, atol=0.01)
+    shrunk = slopes(0.5, 0)
+    assert shrunk.min() > 1.95 and shrunk.max() < 4.1 and shrunk.max() > 2.5, shrunk
+    np.testing.assert_array_equal(shrunk, slopes(0.5, 0))
+
+
 def test_images_smaller_than_the_patch_are_skipped_and_counted(tmp_path):
     shards = [[flat(10, 40), flat(20, 12)], [flat(30, 8), flat(40, 40)], [flat(50, 40)]]
     small_ones = [[flat(60, 12)], [flat(70, 20)]]
