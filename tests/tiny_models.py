@@ -34,8 +34,6 @@ FAST = dict(MODEL, num_residual_blocks=2, num_filters=16, generator_batch_norm=F
 ESRGAN = dict(MODEL, generator="rrdb", **RRDB_GENERATOR, discriminator="vgg128", adversarial="relativistic",
               vgg_layer="vgg22_before_relu", content_loss_type="l1", pixel_loss="l1", pixel_weight=1e-2,
               adversarial_weight=5e-3)
-# Real-ESRGAN's U-Net discriminator (spectral normalisation, a logit per pixel), with the generator of MODEL.
-UNET = dict(MODEL, discriminator="unet")
 
 
 def generator_of(settings: dict) -> GeneratorConfig:
