@@ -99,6 +99,18 @@ def tiny_model(tmp_path_factory):
     return model_dir, make_model_dir(model_dir, config, step=5)
 
 
+# ------------------------------------------------------------------------------------------ slow tests
+
+
+def pytest_collection_modifyitems(items):
+    """Marks `slow` (left out by `make test-fast`) every test of tests/slow/ (whole training runs, in child
+    processes or in this one) and every test of the exports to all formats (their `exported` fixture takes
+    about 20 s); other tests are marked where they are defined."""
+    for item in items:
+        if item.nodeid.startswith("tests/slow/") or "exported" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 # ------------------------------------------------------------------------ worker processes (pytest-xdist)
 
 # Split test by test across the workers: files whose tests share no fixture costlier than a strategy.

@@ -1,7 +1,6 @@
 """A tiny SRResNet (PReLU, pixel shuffle) and a tiny RRDBNet (LeakyReLU, nearest upsampling), each with its
 SavedModel, exported once per test session to every portable format."""
 import dataclasses
-import os
 
 import keras
 import pytest
@@ -15,7 +14,6 @@ from tests.tiny_models import RRDB_GENERATOR, TILE_OVERLAP, TILE_SIZE, TINY
 
 NETWORKS = {"srresnet": TINY, "rrdb": GeneratorConfig(generator="rrdb", scale=2, **RRDB_GENERATOR)}
 EXPORTS = [("onnx", "none"), ("litert", "none"), ("litert", "float16"), ("litert", "dynamic_int8")]
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 @dataclasses.dataclass
@@ -39,10 +37,3 @@ def exported(request, tmp_path_factory) -> Exported:
              for model_format, quantize in EXPORTS}
     return Exported(generator, config, tf.saved_model.load(saved_model), files)
 
-
-def pytest_collection_modifyitems(items):
-    """The tests of the exports are marked slow: exporting the two networks to every format takes about
-    20 s. (A conftest's collection hook sees the whole session's items.)"""
-    for item in items:
-        if "exported" in getattr(item, "fixturenames", ()) and str(item.path).startswith(HERE):
-            item.add_marker(pytest.mark.slow)
