@@ -92,17 +92,14 @@ MATRIX_FACTORS = (tuple(MATRIX_GENERATORS), tuple(MATRIX_PHASES), ("vanilla", "r
                   ("float32", "mixed_float16", "mixed_bfloat16"))
 
 
-def settings(case):
-    """A case's settings, as (factor, value): the adversarial loss is none of the first phase's."""
-    return [(factor, value) for factor, value in enumerate(case)
-            if not (factor == 2 and case[1] == "pretrain")]
-
-
 def all_pairs(candidates, start=()):
     """`start`, then more of `candidates` until every pair of settings of theirs appears in a case: greedily,
     each next case the one that covers the most pairs not yet covered (the first such)."""
     def pairs(case):
-        return set(itertools.combinations(settings(case), 2))
+        """Pairs of (factor, value): the first phase has no adversarial loss, so its cases cover none."""
+        settings = [(factor, value) for factor, value in enumerate(case)
+                    if not (factor == 2 and case[1] == "pretrain")]
+        return set(itertools.combinations(settings, 2))
 
     cases = list(start)
     uncovered = set().union(*map(pairs, candidates)).difference(*map(pairs, cases))
